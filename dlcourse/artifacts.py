@@ -1,0 +1,205 @@
+"""Everything a lab writes: atomic saving of models, JSON, CSV, text and figures; safe model loading.
+
+Files are written to a temporary name in the destination folder, flushed to disk and moved into place
+with ``os.replace``, so an interrupted run never leaves a truncated file at the final path (DESIGN.md,
+"Saved outputs"). Models are loaded only with ``safe_mode=True``.
+"""
+
+import contextlib
+import csv
+import io
+import json
+import logging
+import os
+import pathlib
+import tempfile
+
+import numpy as np
+
+from dlcourse.errors import UserError
+
+MODEL_SUFFIXES = (".h5", ".keras")
+
+
+@contextlib.contextmanager
+def atomic_path(path):
+    """Yield a temporary path beside ``path``; move it to ``path`` only if the block succeeds.
+
+    The temporary name keeps the final suffix (Keras picks the format from it) and starts with a
+    dot, so a half-written file is never mistaken for an output.
+    """
+    path = pathlib.Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    descriptor, temporary = tempfile.mkstemp(
+        prefix=f".{path.stem}.", suffix=f".partial{''.join(path.suffixes[-1:])}", dir=path.parent)
+    os.close(descriptor)
+    temporary = pathlib.Path(temporary)
+    try:
+        yield temporary
+        with open(temporary, "rb+") as handle:
+            os.fsync(handle.fileno())
+        os.replace(temporary, path)
+    finally:
+        if temporary.exists():
+            temporary.unlink()
+
+
+def write_bytes(data, path):
+    with atomic_path(path) as temporary:
+        temporary.write_bytes(data)
+    return pathlib.Path(path)
+
+
+def write_text(text, path):
+    return write_bytes(text.encode("utf-8"), path)
+
+
+def _to_builtin(value):
+    """JSON fallback for NumPy scalars/arrays and paths."""
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    if isinstance(value, pathlib.PurePath):
+        return str(value)
+    raise TypeError(f"cannot write {type(value).__name__} to JSON")
+
+
+def write_json(obj, path):
+    return write_text(json.dumps(obj, indent=2, default=_to_builtin) + "\n", path)
+
+
+def write_csv(rows, path, fieldnames=None):
+    """Write a list of dicts as CSV (columns in first-seen order unless ``fieldnames`` is given)."""
+    rows = list(rows)
+    if fieldnames is None:
+        fieldnames = list(dict.fromkeys(key for row in rows for key in row))
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=fieldnames, lineterminator="\n")
+    writer.writeheader()
+    for row in rows:
+        writer.writerow({key: _csv_value(row.get(key, "")) for key in fieldnames})
+    return write_text(buffer.getvalue(), path)
+
+
+def _csv_value(value):
+    if isinstance(value, (float, np.floating)):
+        return f"{float(value):.6g}"
+    return value
+
+
+def read_csv(path):
+    with open(path, newline="") as handle:
+        return list(csv.DictReader(handle))
+
+
+class _DropLegacyH5Warning(logging.Filter):
+    def filter(self, record):
+        return "legacy" not in record.getMessage()
+
+
+def save_model(model, path):
+    """Save ``model`` atomically as ``.h5`` (the notes' format) or ``.keras``; returns the path.
+
+    Keras 3 calls HDF5 "legacy" and logs a warning on every save; the course deliberately uses it
+    (the notes and graders expect ``.h5``), so that one warning is filtered. Save ``.h5`` last in a
+    lab: saving drops the optimizer from the live model's compile config (DESIGN.md).
+    """
+    path = pathlib.Path(path)
+    if path.suffix not in MODEL_SUFFIXES:
+        raise ValueError(f"model files end in {' or '.join(MODEL_SUFFIXES)}, got {path.name}")
+    absl_logger = logging.getLogger("absl")
+    legacy_filter = _DropLegacyH5Warning()
+    absl_logger.addFilter(legacy_filter)
+    try:
+        with atomic_path(path) as temporary:
+            model.save(temporary)
+    finally:
+        absl_logger.removeFilter(legacy_filter)
+    return path
+
+
+def load_model(path, compile=False):
+    """Load a saved model safely (``safe_mode=True``); user-fixable problems become ``UserError``.
+
+    After ``import dlcourse`` every custom layer of the package is registered, so no
+    ``custom_objects`` are needed.
+    """
+    import h5py
+    import keras
+
+    path = pathlib.Path(path)
+    if not path.is_file():
+        raise UserError(f"model file {path} does not exist; run the lab that saves it first")
+    if path.suffix in (".h5", ".hdf5") and not h5py.is_hdf5(path):
+        raise UserError(f"{path} is not an HDF5 model file (truncated or corrupt?); re-run the lab to recreate it")
+    try:
+        return keras.saving.load_model(path, compile=compile, safe_mode=True)
+    except Exception as error:  # Keras raises many types for bad files; all mean the same to a user
+        message = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        raise UserError(f"cannot load model {path}: {message}") from None
+
+
+def new_figure(nrows=1, ncols=1, *, width=None, height=None, **subplot_kwargs):
+    """A Matplotlib figure and axes not tied to pyplot's global state (safe in scripts and tests)."""
+    from matplotlib.figure import Figure
+
+    width = width or 4.5 * ncols
+    height = height or 3.5 * nrows
+    figure = Figure(figsize=(width, height), layout="constrained")
+    subplot_kwargs.setdefault("squeeze", True)
+    axes = figure.subplots(nrows, ncols, **subplot_kwargs)
+    return figure, axes
+
+
+def save_figure(figure, path, dpi=110):
+    """Save a figure as PNG atomically."""
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png", dpi=dpi)
+    return write_bytes(buffer.getvalue(), path)
+
+
+def plot_learning_curves(history, path, title=None):
+    """Loss and each metric per epoch, training vs validation (``learning_curves.png``).
+
+    ``history`` is a ``keras.callbacks.History`` or its ``.history`` dict.
+    """
+    history = getattr(history, "history", history)
+    names = [key for key in history if not key.startswith("val_") and key not in ("learning_rate", "lr")]
+    if not names or not history[names[0]]:
+        return None
+    figure, axes = new_figure(1, len(names), squeeze=False)
+    for axis, name in zip(axes[0], names):
+        epochs = np.arange(1, len(history[name]) + 1)
+        axis.plot(epochs, history[name], marker="o", label=f"training {name}")
+        if f"val_{name}" in history:
+            axis.plot(epochs, history[f"val_{name}"], marker="o", label=f"validation {name}")
+        axis.set_xlabel("epoch")
+        axis.set_ylabel(name)
+        axis.grid(alpha=0.3)
+        axis.legend()
+    if title:
+        figure.suptitle(title)
+    return save_figure(figure, path)
+
+
+def image_grid(images, path, *, ncols=10, titles=None, row_titles=None, cmap="gray", title=None):
+    """Save a grid of images (N, H, W[, C]) in [0, 1] or uint8, one row per ``ncols`` images."""
+    images = np.asarray(images)
+    if images.ndim == 4 and images.shape[-1] == 1:
+        images = images[..., 0]
+    count = len(images)
+    nrows = int(np.ceil(count / ncols))
+    figure, axes = new_figure(nrows, ncols, width=1.2 * ncols + 0.6, height=1.3 * nrows + 0.4, squeeze=False)
+    for index, axis in enumerate(axes.flat):
+        axis.axis("off")
+        if index < count:
+            axis.imshow(images[index], cmap=cmap if images.ndim == 3 else None)
+            if titles is not None:
+                axis.set_title(str(titles[index]), fontsize=8)
+    if row_titles is not None:
+        for row, text in enumerate(row_titles):
+            axes[row, 0].set_title(str(text), fontsize=9, loc="left")
+    if title:
+        figure.suptitle(title)
+    return save_figure(figure, path)

@@ -1,0 +1,118 @@
+"""The ``dlcourse`` console command.
+
+``dlcourse list | run NN|name|all [lab flags] | info | data ... | predict | predict-text | gui | check | grade``.
+Subcommands that live in other modules are imported only when used, so ``dlcourse list`` answers
+without loading TensorFlow.
+"""
+
+import argparse
+import importlib
+import sys
+import time
+
+from dlcourse import catalog
+from dlcourse.errors import UserError, report_user_errors
+
+# name -> (module with configure_parser(parser) and command(args) -> int, one-line help)
+COMMANDS = {
+    "data": ("dlcourse.data.cli", "list, verify or fetch datasets"),
+    "predict": ("dlcourse.prediction", "top-k classes of images with a saved image classifier"),
+    "predict-text": ("dlcourse.text_prediction", "score raw text with a saved sentiment model"),
+    "gui": ("dlcourse.gui", "a window that classifies images with a saved model"),
+    "check": ("dlcourse.grading.check", "check your saved_models/ against the grading manifests"),
+    "grade": ("dlcourse.grading.grade", "grade a folder of student submissions (instructors)"),
+}
+BUILTIN = {
+    "list": "list the labs with their unit and outputs",
+    "run": "run lab NN (or all) with lab flags, e.g. `dlcourse run 06 --smoke`",
+    "info": "versions, devices, data root and settings",
+}
+
+
+def _top_parser():
+    parser = argparse.ArgumentParser(
+        prog="dlcourse", description="Deep-learning course labs (TensorFlow/Keras).",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog="commands:\n" + "\n".join(f"  {name:<13} {text}" for name, text in
+                                         {**BUILTIN, **{k: v[1] for k, v in COMMANDS.items()}}.items()))
+    parser.add_argument("command", choices=[*BUILTIN, *COMMANDS], metavar="command")
+    parser.add_argument("arguments", nargs=argparse.REMAINDER)
+    return parser
+
+
+def list_labs():
+    print(f"{'lab':<28} {'unit':<5} {'trains on (sample)':<26} outputs")
+    for lab in catalog.LABS:
+        status = "" if lab.available else "  [not available yet]"
+        data = lab.dataset if lab.dataset == "none" else f"{lab.dataset} ({lab.sample})"
+        print(f"{lab.name:<28} {lab.unit:<5} {data:<26} {', '.join(lab.outputs)}{status}")
+    return 0
+
+
+def run_labs(arguments):
+    if not arguments or arguments[0] in ("-h", "--help"):
+        print("usage: dlcourse run NN|name|all [lab flags]   (see `dlcourse run NN --help` for a lab's flags)")
+        return 0 if arguments else 2
+    key, flags = arguments[0], arguments[1:]
+    if key != "all":
+        return catalog.load_lab_module(catalog.get_lab(key)).main(flags) or 0
+    labs = [lab for lab in catalog.LABS if lab.available]
+    failures = []
+    for index, lab in enumerate(labs, 1):
+        print(f"\n=== [{index}/{len(labs)}] lab {lab.name} ===", flush=True)
+        started = time.perf_counter()
+        code = report_user_errors(lambda: catalog.load_lab_module(lab).main(flags))
+        print(f"=== lab {lab.name}: {'ok' if code == 0 else 'FAILED'} in {time.perf_counter() - started:.1f}s ===")
+        if code != 0:
+            failures.append(lab.name)
+    missing = [lab.name for lab in catalog.LABS if not lab.available]
+    print(f"\nran {len(labs)} labs: {len(labs) - len(failures)} ok, {len(failures)} failed"
+          + (f" ({', '.join(failures)})" if failures else "")
+          + (f"; not available yet: {', '.join(missing)}" if missing else ""))
+    return 1 if failures else 0
+
+
+def show_info(arguments):
+    parser = argparse.ArgumentParser(prog="dlcourse info")
+    parser.add_argument("--data-dir", default=None)
+    args = parser.parse_args(arguments)
+    from dlcourse import runtime
+
+    for key, value in runtime.environment_report(args.data_dir).items():
+        if isinstance(value, list):
+            value = "\n" + "\n".join(f"    {item}" for item in value) if value else "(none)"
+        print(f"{key:<18} {value}")
+    return 0
+
+
+def run_module_command(name, arguments):
+    module_name, text = COMMANDS[name]
+    try:
+        module = importlib.import_module(module_name)
+    except ModuleNotFoundError as error:
+        if error.name != module_name:
+            raise
+        raise UserError(f"`dlcourse {name}` is not available in this version of dlcourse") from None
+    parser = argparse.ArgumentParser(prog=f"dlcourse {name}", description=text)
+    module.configure_parser(parser)
+    return module.command(parser.parse_args(arguments))
+
+
+def dispatch(argv):
+    args = _top_parser().parse_args(argv)
+    if args.command == "list":
+        return list_labs()
+    if args.command == "run":
+        return run_labs(args.arguments)
+    if args.command == "info":
+        return show_info(args.arguments)
+    return run_module_command(args.command, args.arguments)
+
+
+def main(argv=None):
+    argv = sys.argv[1:] if argv is None else argv
+    return report_user_errors(dispatch, argv)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""Lab manifests and the `dlcourse check` / `dlcourse grade` commands."""

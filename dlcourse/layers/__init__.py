@@ -1,0 +1,10 @@
+"""Custom Keras layers, all registered under the package name ``"dlcourse"``.
+
+One module per topic (a better fit than one ``layers.py`` once five units add layers). Every layer
+takes ``**kwargs`` and implements ``get_config`` so a saved ``.h5`` reloads with ``safe_mode=True``
+after only ``import dlcourse``. Add a new module's import here.
+"""
+
+from dlcourse.layers.pooling import *  # noqa: F401,F403
+from dlcourse.layers.lenet import *  # noqa: F401,F403
+from dlcourse.layers.sampling import *  # noqa: F401,F403

@@ -1,0 +1,152 @@
+"""Seeds, `tf.distribute` strategy selection and the environment report (`dlcourse info`).
+
+Every lab builds and compiles its model inside ``get_strategy(args.strategy).scope()`` (DESIGN.md,
+"Runtime and distribution"). Known Keras 3 limits are checked here so a student gets one clear
+sentence instead of a deep traceback.
+"""
+
+import os
+import platform
+import random
+import sys
+
+import numpy as np
+
+from dlcourse.errors import UserError
+
+STRATEGIES = ("auto", "default", "mirrored", "multiworker", "tpu")
+
+
+def set_seed(seed, deterministic=False):
+    """Seed Python, NumPy, TensorFlow and Keras; with ``deterministic`` also make TF ops deterministic.
+
+    Op determinism makes reruns bit-identical at some speed cost (and some ops raise when they have
+    no deterministic kernel), which is why it is opt-in.
+    """
+    import keras
+    import tensorflow as tf
+
+    random.seed(seed)
+    np.random.seed(seed)
+    keras.utils.set_random_seed(seed)  # Python, NumPy and the backend (TF) seeds
+    if deterministic:
+        tf.config.experimental.enable_op_determinism()
+
+
+def _visible_gpus():
+    import tensorflow as tf
+
+    return tf.config.list_physical_devices("GPU")
+
+
+def _cluster_configured():
+    import json
+
+    try:
+        return bool(json.loads(os.environ.get("TF_CONFIG", "{}")).get("cluster"))
+    except ValueError:
+        raise UserError("TF_CONFIG is not valid JSON; fix or unset it") from None
+
+
+def _tpu_available():
+    return bool(os.environ.get("COLAB_TPU_ADDR") or os.environ.get("TPU_NAME"))
+
+
+def resolve_strategy_name(name="auto"):
+    """The concrete strategy ``auto`` stands for on this machine (or ``name`` itself)."""
+    if name not in STRATEGIES:
+        raise UserError(f"unknown strategy {name!r}; choose one of: {', '.join(STRATEGIES)}")
+    if name != "auto":
+        return name
+    if _cluster_configured():
+        return "multiworker"
+    if _tpu_available():
+        return "tpu"
+    if len(_visible_gpus()) > 1:
+        return "mirrored"
+    return "default"
+
+
+def get_strategy(name="auto"):
+    """A ``tf.distribute.Strategy`` by name: ``auto | default | mirrored | multiworker | tpu``.
+
+    ``auto`` picks MultiWorkerMirroredStrategy when ``TF_CONFIG`` names a cluster, TPUStrategy on a
+    Colab TPU, MirroredStrategy when more than one GPU is visible, and the default strategy otherwise.
+    """
+    import tensorflow as tf
+
+    name = resolve_strategy_name(name)
+    if name == "default":
+        return tf.distribute.get_strategy()
+    if name == "mirrored":
+        return tf.distribute.MirroredStrategy()
+    if name == "multiworker":
+        return tf.distribute.MultiWorkerMirroredStrategy()
+    try:
+        resolver = tf.distribute.cluster_resolver.TPUClusterResolver()
+        tf.config.experimental_connect_to_cluster(resolver)
+        tf.tpu.experimental.initialize_tpu_system(resolver)
+    except (ValueError, RuntimeError, tf.errors.OpError) as error:
+        raise UserError(f"no TPU could be reached ({error}); use --strategy auto on this machine") from None
+    return tf.distribute.TPUStrategy(resolver)
+
+
+def strategy_description(strategy):
+    """``{"name": class name, "replicas": n}`` for the run record."""
+    return {"name": type(strategy).__name__, "replicas": int(strategy.num_replicas_in_sync)}
+
+
+def fit_supported(strategy):
+    """Raise a UserError where ``model.fit`` is known not to work (Keras 3 under multi-worker)."""
+    import tensorflow as tf
+
+    if isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy):
+        raise UserError(
+            "model.fit does not run under MultiWorkerMirroredStrategy in Keras 3 (keras-team/keras#20585); "
+            "run this lab with --strategy default or mirrored on each machine")
+
+
+def onednn_setting():
+    """What ``TF_ENABLE_ONEDNN_OPTS`` says (TF enables oneDNN by default on x86 Linux)."""
+    value = os.environ.get("TF_ENABLE_ONEDNN_OPTS")
+    if value is None:
+        return "unset (TensorFlow's default: on for x86 Linux builds)"
+    return "on" if value.strip() in ("1", "true", "True") else "off"
+
+
+def environment_report(data_dir=None):
+    """Versions, devices, data root and settings, as printed by ``dlcourse info``."""
+    import keras
+    import tensorflow as tf
+
+    import dlcourse
+    from dlcourse import data
+
+    devices = [f"{device.device_type}:{device.name}" for device in tf.config.list_physical_devices()]
+    return {
+        "dlcourse": dlcourse.__version__,
+        "python": sys.version.split()[0],
+        "platform": platform.platform(),
+        "tensorflow": tf.__version__,
+        "keras": keras.__version__,
+        "numpy": np.__version__,
+        "devices": devices,
+        "cpu_count": os.cpu_count(),
+        "strategy_auto": resolve_strategy_name("auto"),
+        "data_root": str(data.data_root(data_dir)),
+        "data_search_paths": [str(path) for path in data.search_paths(data_dir)],
+        "offline": os.environ.get("DLCOURSE_OFFLINE", "0") == "1",
+        "verify_checksums": os.environ.get("DLCOURSE_VERIFY", "1") != "0",
+        "onednn": onednn_setting(),
+    }
+
+
+def versions():
+    """The versions recorded in every run.json."""
+    import keras
+    import tensorflow as tf
+
+    import dlcourse
+
+    return {"dlcourse": dlcourse.__version__, "tensorflow": tf.__version__, "keras": keras.__version__,
+            "numpy": np.__version__, "python": sys.version.split()[0]}

@@ -1,0 +1,114 @@
+"""Atomic writes, the run record helpers and safe model loading (dlcourse/artifacts.py)."""
+
+import json
+import os
+import subprocess
+import sys
+
+import keras
+import numpy as np
+import pytest
+
+from dlcourse import artifacts
+from dlcourse.errors import UserError
+
+
+def small_model():
+    inputs = keras.Input((4,))
+    hidden = keras.layers.Dense(3, activation="tanh", name="small_dense")(inputs)
+    return keras.Model(inputs, keras.layers.Dense(2, name="small_out")(hidden), name="small")
+
+
+def test_atomic_path_moves_into_place_only_on_success(tmp_path):
+    target = tmp_path / "out.json"
+    with pytest.raises(RuntimeError):
+        with artifacts.atomic_path(target) as temporary:
+            temporary.write_text("half")
+            raise RuntimeError("interrupted")
+    assert not target.exists()
+    assert list(tmp_path.iterdir()) == []  # the temporary file is gone too
+    artifacts.write_json({"a": np.float32(1.5), "b": np.arange(3)}, target)
+    assert json.loads(target.read_text()) == {"a": 1.5, "b": [0, 1, 2]}
+
+
+def test_interrupted_model_save_leaves_no_file(tmp_path, monkeypatch):
+    model = small_model()
+    original_save = keras.Model.save
+
+    def save_then_die(self, filepath, *args, **kwargs):
+        original_save(self, filepath, *args, **kwargs)  # the temporary file is complete...
+        raise KeyboardInterrupt  # ...but the process is stopped before the move
+
+    monkeypatch.setattr(keras.Model, "save", save_then_die)
+    with pytest.raises(KeyboardInterrupt):
+        artifacts.save_model(model, tmp_path / "model.h5")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_existing_model_survives_a_failed_overwrite(tmp_path, monkeypatch):
+    path = artifacts.save_model(small_model(), tmp_path / "model.h5")
+    before = path.read_bytes()
+
+    def broken_save(self, filepath, *args, **kwargs):
+        with open(filepath, "wb") as handle:
+            handle.write(b"\x89HDF")  # a truncated write
+        raise OSError("disk full")
+
+    monkeypatch.setattr(keras.Model, "save", broken_save)
+    with pytest.raises(OSError):
+        artifacts.save_model(small_model(), path)
+    assert path.read_bytes() == before
+    assert [p.name for p in tmp_path.iterdir()] == ["model.h5"]
+
+
+def test_model_suffix_is_checked(tmp_path):
+    with pytest.raises(ValueError, match=".h5"):
+        artifacts.save_model(small_model(), tmp_path / "model.bin")
+
+
+def test_h5_reloads_in_a_fresh_process_with_identical_predictions(tmp_path):
+    model = small_model()
+    inputs = np.linspace(-1, 1, 12, dtype="float32").reshape(3, 4)
+    expected = model.predict(inputs, verbose=0)
+    path = artifacts.save_model(model, tmp_path / "model.h5")
+    np.save(tmp_path / "inputs.npy", inputs)
+    script = (
+        "import sys, numpy as np, dlcourse, keras\n"
+        "model = keras.saving.load_model(sys.argv[1], compile=False, safe_mode=True)\n"
+        "np.save(sys.argv[3], model.predict(np.load(sys.argv[2]), verbose=0))\n")
+    subprocess.run([sys.executable, "-c", script, str(path), str(tmp_path / "inputs.npy"),
+                    str(tmp_path / "predicted.npy")], check=True, env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"})
+    np.testing.assert_array_equal(np.load(tmp_path / "predicted.npy"), expected)
+
+
+def test_load_model_errors_are_user_errors(tmp_path):
+    with pytest.raises(UserError, match="does not exist"):
+        artifacts.load_model(tmp_path / "missing.h5")
+    (tmp_path / "text.h5").write_text("not a model")
+    with pytest.raises(UserError, match="not an HDF5"):
+        artifacts.load_model(tmp_path / "text.h5")
+    good = artifacts.save_model(small_model(), tmp_path / "good.h5")
+    truncated = tmp_path / "truncated.h5"
+    truncated.write_bytes(good.read_bytes()[: good.stat().st_size // 2])
+    with pytest.raises(UserError, match="truncated|cannot load"):
+        artifacts.load_model(truncated)
+
+
+def test_lambda_layer_is_refused(tmp_path):
+    inputs = keras.Input((2,))
+    model = keras.Model(inputs, keras.layers.Lambda(lambda x: x * 2)(inputs))
+    path = tmp_path / "lambda.h5"
+    model.save(path)
+    with pytest.raises(UserError, match="cannot load"):
+        artifacts.load_model(path)
+
+
+def test_csv_and_learning_curves(tmp_path):
+    artifacts.write_csv([{"optimizer": "sgd", "accuracy": 0.5}, {"optimizer": "adam", "accuracy": 0.875, "s": 1}],
+                        tmp_path / "table.csv")
+    rows = artifacts.read_csv(tmp_path / "table.csv")
+    assert rows == [{"optimizer": "sgd", "accuracy": "0.5", "s": ""}, {"optimizer": "adam", "accuracy": "0.875", "s": "1"}]
+    history = {"loss": [1.0, 0.5], "val_loss": [1.1, 0.7], "accuracy": [0.5, 0.8], "val_accuracy": [0.4, 0.7]}
+    path = artifacts.plot_learning_curves(history, tmp_path / "curves.png")
+    assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert artifacts.plot_learning_curves({"loss": []}, tmp_path / "none.png") is None

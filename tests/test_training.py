@@ -1,0 +1,95 @@
+"""The shared lab runner (dlcourse/training.py): flags, run folder, fit callbacks, run.json."""
+
+import json
+
+import keras
+import numpy as np
+import pytest
+
+from dlcourse import artifacts, training
+from dlcourse.errors import UserError
+
+
+def parse(argv, number="03", epochs=5, batch_size=16):
+    return training.parse_lab_args(training.lab_parser(number, epochs=epochs, batch_size=batch_size), argv)
+
+
+def tiny_classifier():
+    inputs = keras.Input((4,))
+    outputs = keras.layers.Dense(3, activation="softmax", name="tiny_out")(keras.layers.Dense(8, activation="relu")(inputs))
+    return keras.Model(inputs, outputs, name="tiny")
+
+
+def test_common_flags_and_smoke(tmp_path):
+    args = parse(["--out", str(tmp_path), "--seed", "7"])
+    assert (args.epochs, args.batch_size, args.seed, args.dataset, args.strategy) == (5, 16, 7, "mnist", "auto")
+    args = parse(["--smoke", "--epochs", "9", "--out", str(tmp_path)])
+    assert (args.dataset, args.epochs) == ("sample", 1)
+    assert args.command_line.startswith("dlcourse run 03 --smoke")
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--epochs", "0"], "must be > 0"),
+    (["--batch-size", "ten"], "expected a int"),
+    (["--strategy", "gpu"], "invalid choice"),
+    (["--dataset", "imagenet"], "invalid choice"),
+])
+def test_bad_flag_values_exit_with_one_message(argv, message, capsys):
+    with pytest.raises(SystemExit) as stopped:
+        parse(argv)
+    assert stopped.value.code == 2
+    error = capsys.readouterr().err
+    assert message in error and "Traceback" not in error
+
+
+def test_lab_run_records_training(tmp_path, capsys):
+    args = parse(["--out", str(tmp_path), "--epochs", "3", "--strategy", "default"])
+    x = np.random.default_rng(0).random((40, 4)).astype("float32")
+    y = (x[:, 0] * 3).astype("int64").clip(0, 2)
+    with training.LabRun("03", args) as run:
+        with run.strategy.scope():
+            model = tiny_classifier()
+            model.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+        history = run.fit(model, x, y, validation_split=0.25, epochs=args.epochs, batch_size=args.batch_size)
+        run.save_model(model, "ffn_adam.h5")
+        record = run.finish(metrics={"accuracy": np.float32(history.history["accuracy"][-1])}, model=model,
+                            weights=np.array([0.2, 0.1]))
+    folder = tmp_path / "03_deep_ffn"
+    assert sorted(p.name for p in folder.iterdir()) == ["ffn_adam.h5", "history.csv", "learning_curves.png", "run.json"]
+    assert [row["epoch"] for row in artifacts.read_csv(folder / "history.csv")] == ["0", "1", "2"]
+    saved = json.loads((folder / "run.json").read_text())
+    assert saved == json.loads(json.dumps(record))
+    assert saved["lab"] == "03_deep_ffn" and saved["seed"] == 42 and saved["parameters"] == 67
+    assert saved["strategy"] == {"name": "_DefaultDistributionStrategy", "replicas": 1}
+    assert saved["metrics"]["accuracy"] == pytest.approx(history.history["accuracy"][-1])
+    assert saved["weights"] == [0.2, 0.1]
+    assert saved["models"] == {"ffn_adam.h5": {"parameters": 67}}
+    assert set(saved["versions"]) == {"dlcourse", "tensorflow", "keras", "numpy", "python"}
+    assert saved["training_seconds"] > 0 and saved["samples_per_second"] == pytest.approx(
+        3 * 30 / saved["training_seconds"], rel=0.01)
+    assert "run.json" in saved["outputs"] and "ffn_adam.h5" in saved["outputs"]
+    assert capsys.readouterr().out.strip().endswith(f"lab03 accuracy={saved['metrics']['accuracy']:.4f} params=67")
+
+
+def test_early_stopping_stops_and_restores(tmp_path):
+    args = parse(["--out", str(tmp_path), "--strategy", "default"])
+    x = np.zeros((16, 4), "float32")
+    y = np.zeros(16, "int64")
+    with training.LabRun("03", args) as run:
+        model = tiny_classifier()
+        model.compile(optimizer=keras.optimizers.SGD(0.0), loss="sparse_categorical_crossentropy")
+        history = run.fit(model, x, y, validation_split=0.25, epochs=20, early_stopping={"patience": 2})
+    assert len(history.epoch) == 3  # lr 0: val_loss never improves after the first epoch
+
+
+def test_nan_loss_stops_training_with_a_user_error(tmp_path):
+    args = parse(["--out", str(tmp_path), "--strategy", "default"])
+    x = np.full((8, 4), 1e3, "float32")
+    with training.LabRun("03", args) as run:
+        inputs = keras.Input((4,))
+        model = keras.Model(inputs, keras.layers.Dense(1)(inputs))
+        model.compile(optimizer=keras.optimizers.SGD(1e30), loss="mse")  # diverges to inf/NaN
+        with pytest.raises(UserError, match="NaN"):
+            run.fit(model, x, np.ones(8, "float32"), epochs=5, batch_size=2)
+    assert not (tmp_path / "03_deep_ffn" / "history.csv").exists()
+    assert not (tmp_path / "03_deep_ffn" / "run.json").exists()
