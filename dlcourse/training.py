@@ -117,9 +117,9 @@ class LabRun:
     def path(self, filename):
         return self.out_dir / filename
 
-    def save_model(self, model, filename):
+    def save_model(self, model, filename, include_optimizer=False):
         """Save ``model`` atomically under the lab folder and note it in run.json."""
-        path = artifacts.save_model(model, self.path(filename))
+        path = artifacts.save_model(model, self.path(filename), include_optimizer=include_optimizer)
         self.record.setdefault("models", {})[filename] = {"parameters": int(model.count_params())}
         return path
 
@@ -149,12 +149,14 @@ class LabRun:
 
     # -- training --------------------------------------------------------------------------------
     def fit(self, model, x=None, y=None, *, history_name="history.csv", curves_name="learning_curves.png",
-            early_stopping=None, callbacks=(), **fit_kwargs):
+            early_stopping=None, callbacks=(), samples_per_epoch=None, **fit_kwargs):
         """``model.fit`` with the runner's callbacks; writes history CSV and learning curves; times it.
 
         Adds ``CSVLogger`` (to a temporary file moved into place at the end) and
         ``TerminateOnNaN(raise_error=True)``; ``early_stopping`` is a dict of ``EarlyStopping``
         arguments (``monitor="val_loss"`` and ``restore_best_weights=True`` by default).
+        ``samples_per_epoch`` feeds run.json's samples per second; it is inferred for arrays,
+        ``PyDataset`` objects and tf.data datasets with a static batch size.
         """
         import keras
 
@@ -178,24 +180,13 @@ class LabRun:
             seconds = time.perf_counter() - started
         self.training_seconds += seconds
         epochs_run = len(history.epoch)
-        self.samples_seen += epochs_run * self._samples_per_epoch(x, fit_kwargs)
+        if samples_per_epoch is None:
+            samples_per_epoch = samples_in(x, fit_kwargs)
+        self.samples_seen += epochs_run * (samples_per_epoch or 0)
         self.histories[history_name] = history.history
         if curves_name and epochs_run:
             artifacts.plot_learning_curves(history, self.path(curves_name), title=f"Lab {self.lab.number}")
         return history
-
-    @staticmethod
-    def _samples_per_epoch(x, fit_kwargs):
-        try:
-            count = len(x) if not isinstance(x, (dict, list, tuple)) else len(next(iter(
-                x.values() if isinstance(x, dict) else x)))
-        except TypeError:  # a tf.data.Dataset of unknown length
-            return 0
-        steps = fit_kwargs.get("steps_per_epoch")
-        if hasattr(x, "element_spec"):  # a finite tf.data.Dataset: len() counts batches
-            batch = x.element_spec[0].shape[0] if isinstance(x.element_spec, tuple) else x.element_spec.shape[0]
-            return (steps or count) * (batch or 0)
-        return int(count * (1.0 - fit_kwargs.get("validation_split", 0.0)))
 
     # -- the run record --------------------------------------------------------------------------
     def finish(self, metrics=None, model=None, **extra):
@@ -232,6 +223,31 @@ class LabRun:
             summary += f" params={record['parameters']}"
         print(f"lab{self.lab.number} {summary}".rstrip())
         return record
+
+
+def samples_in(x, fit_kwargs):
+    """Training samples per epoch of a ``fit`` input, or 0 when it cannot be known cheaply."""
+    import keras
+
+    steps = fit_kwargs.get("steps_per_epoch")
+    if isinstance(x, keras.utils.PyDataset):
+        batch = getattr(x, "batch_size", None)
+        return (steps or len(x)) * batch if batch else 0
+    if hasattr(x, "element_spec"):  # tf.data: only a static batch size tells the sample count
+        spec = x.element_spec[0] if isinstance(x.element_spec, tuple) else x.element_spec
+        batch = spec.shape[0] if hasattr(spec, "shape") else None
+        cardinality = int(x.cardinality())
+        batches = steps or (cardinality if cardinality >= 0 else 0)
+        return batches * batch if batch else 0
+    if isinstance(x, dict):
+        x = next(iter(x.values()))
+    elif isinstance(x, (list, tuple)):
+        x = x[0]
+    try:
+        count = len(x)
+    except TypeError:
+        return 0
+    return int(count * (1.0 - fit_kwargs.get("validation_split", 0.0)))
 
 
 def _plain(value):

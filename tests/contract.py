@@ -58,7 +58,8 @@ def check_builder_contract(name, tiny_kwargs, default_parameters, tmp_path, *, c
         np.testing.assert_allclose(after[index], before[index], rtol=1e-5, atol=1e-6)
 
     targets = [np.random.default_rng(1).random(output.shape).astype("float32") for output in before]
-    model.compile(optimizer="adam", loss=["mse"] * len(targets))
+    # SGD, not Adam: tracing Adam's update for many variables costs ~6x more and tests nothing extra
+    model.compile(optimizer="sgd", loss=["mse"] * len(targets))
     loss = model.train_on_batch(inputs, targets if len(targets) > 1 else targets[0])
     loss = np.asarray(loss).ravel()[0]
     assert np.isfinite(loss)

@@ -93,3 +93,25 @@ def test_nan_loss_stops_training_with_a_user_error(tmp_path):
             run.fit(model, x, np.ones(8, "float32"), epochs=5, batch_size=2)
     assert not (tmp_path / "03_deep_ffn" / "history.csv").exists()
     assert not (tmp_path / "03_deep_ffn" / "run.json").exists()
+
+
+def test_samples_per_epoch_is_inferred_only_when_it_can_be_known():
+    import tensorflow as tf
+
+    x = np.zeros((40, 4), "float32")
+    assert training.samples_in(x, {"validation_split": 0.25}) == 30
+    assert training.samples_in({"a": x}, {}) == 40
+    exact = tf.data.Dataset.from_tensor_slices(x).batch(8, drop_remainder=True)
+    assert training.samples_in(exact, {}) == 40
+    assert training.samples_in(tf.data.Dataset.from_tensor_slices(x).batch(8), {}) == 0  # last batch unknown
+
+    class Batches(keras.utils.PyDataset):
+        batch_size = 10
+
+        def __len__(self):
+            return 4
+
+        def __getitem__(self, index):
+            return x[:10], x[:10]
+
+    assert training.samples_in(Batches(), {}) == 40

@@ -1,0 +1,240 @@
+"""Activation functions and their derivatives in NumPy (Unit II, "Activation functions").
+
+The notes list sigmoid, tanh, ReLU, Leaky ReLU, Maxout, ELU and the softmax layer, with formulas for
+all but softmax (the handbook, chapter 1 §4.2, gives it: ``e^{z_i} / sum_j e^{z_j}``). Each function
+here has its derivative written from the formula, so lab 05 can plot both and the tests can check
+them against ``keras.activations`` under ``tf.GradientTape``. Maxout, which has weights, is the
+registered layer :class:`dlcourse.layers.Maxout`; :func:`maxout` is its NumPy reference.
+
+Where the notes are wrong or ambiguous:
+- Leaky ReLU's slope is 0.01 in the text and table but ``max(0.1x, x)`` in the figure; Keras' own
+  defaults differ again (``layers.LeakyReLU`` 0.3, ``activations.leaky_relu`` 0.2). Here the slope
+  is always an explicit argument, default the text's 0.01.
+- The ranges are given as closed intervals ([0, 1], [-1, 1]); sigmoid and tanh never reach their
+  bounds, so the ranges are the open (0, 1) and (-1, 1). ELU's range is (-alpha, inf), not (-inf, inf).
+- ReLU "avoids the vanishing gradient" only for positive inputs: its derivative is 0 for x < 0
+  ("dying ReLU"). At x = 0 ReLU has no derivative; like Keras we use 0 there.
+"""
+
+import numpy as np
+
+__all__ = [
+    "sigmoid", "sigmoid_derivative",
+    "tanh", "tanh_derivative",
+    "relu", "relu_derivative",
+    "leaky_relu", "leaky_relu_derivative",
+    "elu", "elu_derivative",
+    "softmax", "softmax_jacobian",
+    "maxout",
+    "ACTIVATIONS", "RANGES",
+    "worked_values", "gradient_check", "plot_activations",
+]
+
+LEAKY_RELU_ALPHA = 0.01  # the notes' text and table; the figure says 0.1
+ELU_ALPHA = 1.0  # "commonly chosen as 1"
+
+
+def sigmoid(x):
+    """sigma(x) = 1 / (1 + e^-x), range (0, 1). Computed stably for large |x|."""
+    x = np.asarray(x, dtype=float)
+    out = np.empty_like(x)
+    positive = x >= 0
+    out[positive] = 1.0 / (1.0 + np.exp(-x[positive]))
+    exp_x = np.exp(x[~positive])
+    out[~positive] = exp_x / (1.0 + exp_x)
+    return out
+
+
+def sigmoid_derivative(x):
+    """sigma'(x) = sigma(x) (1 - sigma(x)); at most 0.25 (at 0), which is why deep sigmoid nets vanish."""
+    s = sigmoid(x)
+    return s * (1.0 - s)
+
+
+def tanh(x):
+    """tanh(x) = (e^x - e^-x) / (e^x + e^-x), range (-1, 1)."""
+    return np.tanh(np.asarray(x, dtype=float))
+
+
+def tanh_derivative(x):
+    """tanh'(x) = 1 - tanh(x)^2; at most 1 (at 0)."""
+    return 1.0 - np.tanh(np.asarray(x, dtype=float)) ** 2
+
+
+def relu(x):
+    """f(x) = max(0, x), range [0, inf)."""
+    return np.maximum(0.0, np.asarray(x, dtype=float))
+
+
+def relu_derivative(x):
+    """1 for x > 0, else 0 ("either 0 or 1", Unit III); 0 at x = 0 by the usual convention."""
+    return (np.asarray(x, dtype=float) > 0).astype(float)
+
+
+def leaky_relu(x, alpha=LEAKY_RELU_ALPHA):
+    """f(x) = x if x > 0 else alpha * x (= max(alpha x, x) for 0 < alpha < 1), range (-inf, inf)."""
+    x = np.asarray(x, dtype=float)
+    return np.where(x > 0, x, alpha * x)
+
+
+def leaky_relu_derivative(x, alpha=LEAKY_RELU_ALPHA):
+    """1 for x > 0, else alpha: the gradient never dies."""
+    x = np.asarray(x, dtype=float)
+    return np.where(x > 0, 1.0, alpha)
+
+
+def elu(x, alpha=ELU_ALPHA):
+    """f(x) = x if x >= 0 else alpha (e^x - 1), range (-alpha, inf)."""
+    x = np.asarray(x, dtype=float)
+    return np.where(x >= 0, x, alpha * np.expm1(np.minimum(x, 0.0)))
+
+
+def elu_derivative(x, alpha=ELU_ALPHA):
+    """1 for x >= 0, else alpha e^x (= f(x) + alpha); continuous at 0 when alpha = 1."""
+    x = np.asarray(x, dtype=float)
+    return np.where(x >= 0, 1.0, alpha * np.exp(np.minimum(x, 0.0)))
+
+
+def softmax(z, axis=-1):
+    """softmax(z)_i = e^{z_i} / sum_j e^{z_j}; outputs in (0, 1) summing to 1 (max subtracted for stability)."""
+    z = np.asarray(z, dtype=float)
+    exp_z = np.exp(z - np.max(z, axis=axis, keepdims=True))
+    return exp_z / np.sum(exp_z, axis=axis, keepdims=True)
+
+
+def softmax_jacobian(z):
+    """d softmax_i / d z_j = s_i (delta_ij - s_j) for one vector z: ``diag(s) - s s^T``, shape (K, K)."""
+    s = softmax(np.asarray(z, dtype=float).reshape(-1))
+    return np.diag(s) - np.outer(s, s)
+
+
+def maxout(x, kernel, bias):
+    """Maxout: max_k (w_k^T x + b_k), the notes' ``max(w1^T x + b1, w2^T x + b2)`` for k = 2.
+
+    Args:
+        x: inputs, shape (batch, features).
+        kernel: shape (features, units, pieces).
+        bias: shape (units, pieces).
+
+    Returns:
+        (batch, units): the largest of the ``pieces`` affine functions for each unit.
+    """
+    z = np.einsum("bf,fup->bup", np.asarray(x, dtype=float), np.asarray(kernel, dtype=float))
+    return np.max(z + np.asarray(bias, dtype=float), axis=-1)
+
+
+# name -> (function, derivative); Leaky ReLU and ELU use the notes' alpha.
+ACTIVATIONS = {
+    "sigmoid": (sigmoid, sigmoid_derivative),
+    "tanh": (tanh, tanh_derivative),
+    "relu": (relu, relu_derivative),
+    "leaky_relu": (leaky_relu, leaky_relu_derivative),
+    "elu": (elu, elu_derivative),
+}
+
+# The true ranges (the notes' table prints closed intervals for sigmoid and tanh; see module docstring).
+RANGES = {
+    "sigmoid": "(0, 1)",
+    "tanh": "(-1, 1)",
+    "relu": "[0, inf)",
+    "leaky_relu": "(-inf, inf)",
+    "elu": "(-alpha, inf)",
+    "softmax": "(0, 1), sums to 1",
+}
+
+
+def worked_values():
+    """The notes' formulas at the points the inventory works out, plus the handbook's softmax example.
+
+    sigmoid(0) = 0.5, tanh(0) = 0, relu(-2) = 0, relu(3) = 3, leaky_relu(-10) = -0.1 (text's 0.01;
+    -1.0 with the figure's 0.1), elu(-1) = e^-1 - 1, softmax(5, 2, -1) = (0.9503, 0.0473, 0.0024)
+    (the handbook prints 95%, 4.7%, 0.3%: it rounds e^-1 to 0.4 first; the third is 0.24%).
+    """
+    return {
+        "sigmoid(0)": float(sigmoid(0.0)),
+        "tanh(0)": float(tanh(0.0)),
+        "relu(-2)": float(relu(-2.0)),
+        "relu(3)": float(relu(3.0)),
+        "leaky_relu(-10, alpha=0.01)": float(leaky_relu(-10.0)),
+        "leaky_relu(-10, alpha=0.1)": float(leaky_relu(-10.0, alpha=0.1)),
+        "elu(-1, alpha=1)": float(elu(-1.0)),
+        "sigmoid'(0)": float(sigmoid_derivative(0.0)),
+        "tanh'(0)": float(tanh_derivative(0.0)),
+        "softmax(5, 2, -1)": softmax([5.0, 2.0, -1.0]).tolist(),
+    }
+
+
+def gradient_check(x=None):
+    """Largest |derivative here - GradientTape derivative of keras.activations| for each function.
+
+    The oracle is Keras' own activation differentiated by ``tf.GradientTape`` at the points ``x``
+    (default: 200 points in [-5, 5], an even count, so the kink at 0 is skipped). Softmax compares the Jacobian.
+    """
+    import keras
+    import tensorflow as tf
+
+    x = np.linspace(-5.0, 5.0, 200) if x is None else np.asarray(x, dtype=float)
+    keras_functions = {
+        "sigmoid": keras.activations.sigmoid,
+        "tanh": keras.activations.tanh,
+        "relu": keras.activations.relu,
+        "leaky_relu": lambda t: keras.activations.leaky_relu(t, negative_slope=LEAKY_RELU_ALPHA),
+        "elu": lambda t: keras.activations.elu(t, alpha=ELU_ALPHA),
+    }
+    errors = {}
+    for name, keras_function in keras_functions.items():
+        function, derivative = ACTIVATIONS[name]
+        variable = tf.constant(x, dtype=tf.float64)
+        with tf.GradientTape() as tape:
+            tape.watch(variable)
+            y = keras_function(variable)
+        oracle = tape.gradient(y, variable).numpy()
+        errors[name] = {"value": float(np.max(np.abs(function(x) - y.numpy()))),
+                        "derivative": float(np.max(np.abs(derivative(x) - oracle)))}
+    z = tf.constant([[5.0, 2.0, -1.0, 0.5]], dtype=tf.float64)
+    with tf.GradientTape() as tape:
+        tape.watch(z)
+        s = keras.activations.softmax(z)
+    jacobian = tape.batch_jacobian(s, z).numpy()[0]
+    errors["softmax"] = {"value": float(np.max(np.abs(softmax(z.numpy()) - s.numpy()))),
+                         "derivative": float(np.max(np.abs(softmax_jacobian(z.numpy()) - jacobian)))}
+    return errors
+
+
+def plot_activations(x=None):
+    """One figure: each activation (top row) and its derivative (bottom row), plus softmax and maxout.
+
+    Returns a Matplotlib figure (save it with ``run.save_figure``). Unit II, "Activation functions"
+    (the notes' figures are missing from the text; this redraws them).
+    """
+    from dlcourse import artifacts
+
+    x = np.linspace(-5.0, 5.0, 401) if x is None else np.asarray(x, dtype=float)
+    names = list(ACTIVATIONS) + ["softmax", "maxout"]
+    # One maxout unit with two pieces, x and -0.5 x - 1 (weights chosen to show a convex kink).
+    maxout_kernel, maxout_bias = np.array([[[1.0, -0.5]]]), np.array([[0.0, -1.0]])
+    figure, axes = artifacts.new_figure(2, len(names), width=3.0 * len(names), height=5.5)
+    for column, name in enumerate(names):
+        top, bottom = axes[0, column], axes[1, column]
+        if name == "softmax":
+            # softmax of (x, 0): the first output is sigmoid(x); d s_1 / d x = s_1 (1 - s_1).
+            s = softmax(np.stack([x, np.zeros_like(x)], axis=-1))[:, 0]
+            top.plot(x, s)
+            bottom.plot(x, s * (1.0 - s))
+            top.set_title("softmax([x, 0])[0]")
+        elif name == "maxout":
+            y = maxout(x[:, None], maxout_kernel, maxout_bias)[:, 0]
+            top.plot(x, y)
+            bottom.plot(x, np.where(x >= -2.0 / 3.0, 1.0, -0.5))  # the slope of the winning piece
+            top.set_title("maxout(x, -0.5x - 1)")
+        else:
+            function, derivative = ACTIVATIONS[name]
+            top.plot(x, function(x))
+            bottom.plot(x, derivative(x))
+            top.set_title(name)
+        bottom.set_title(f"{name}'")
+        for axis in (top, bottom):
+            axis.axhline(0.0, color="grey", linewidth=0.5)
+            axis.axvline(0.0, color="grey", linewidth=0.5)
+            axis.grid(True, alpha=0.3)
+    return figure

@@ -1,0 +1,118 @@
+"""``dlcourse data list | verify NAME | fetch NAME``: see, check and download the dataset files.
+
+- ``list``: every dataset, its files, where each was found (and its size) or "missing", and the
+  pinned hash; the embedded datasets.
+- ``verify [NAME]``: hash the files found (all datasets when NAME is omitted) against their pins,
+  even with ``DLCOURSE_VERIFY=0``; exit 2 when one is missing or wrong.
+- ``fetch NAME``: download whatever is missing into the data root and verify it (``all`` for
+  every dataset; refuses when ``DLCOURSE_OFFLINE=1``).
+"""
+
+from dlcourse.data import files, loading
+from dlcourse.data.registry import EMBEDDED, REGISTRY
+from dlcourse.errors import UserError
+
+
+def configure_parser(parser):
+    """Add the ``list``/``verify``/``fetch`` subcommands to the ``dlcourse data`` parser."""
+    subcommands = parser.add_subparsers(dest="data_command", metavar="{list,verify,fetch}")
+    subcommands.required = True
+    listing = subcommands.add_parser("list", help="datasets, their files and where they are")
+    verify = subcommands.add_parser("verify", help="check the files' SHA-256 against the pins")
+    verify.add_argument("name", nargs="?", help="dataset name (default: every downloadable one)")
+    fetch = subcommands.add_parser("fetch", help="download a dataset's missing files")
+    fetch.add_argument("name", help="dataset name, or 'all'")
+    for subparser in (listing, verify, fetch):
+        subparser.add_argument("--data-dir", default=None,
+                               help="folder searched first and used for downloads")
+    return parser
+
+
+def command(args):
+    """Run ``dlcourse data <subcommand>``; returns the exit code."""
+    return {"list": _list, "verify": _verify, "fetch": _fetch}[args.data_command](args)
+
+
+def _size(path):
+    size = path.stat().st_size
+    for unit in ("B", "KB", "MB", "GB"):
+        if size < 1024 or unit == "GB":
+            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
+        size /= 1024.0
+
+
+def _pin(remote):
+    if remote.sha256:
+        return f"sha256 {remote.sha256[:16]}..."
+    if remote.md5:
+        return f"md5 {remote.md5[:16]}... (Keras's pin; no SHA-256 published)"
+    return "UNPINNED (not verified)"
+
+
+def _list(args):
+    print(f"data root (downloads go here): {files.data_root(args.data_dir)}")
+    print("searched, in order: " + ", ".join(str(p) for p in files.search_paths(args.data_dir)))
+    flags = []
+    if files.offline():
+        flags.append("DLCOURSE_OFFLINE=1: downloads are off")
+    if not files.verification_enabled():
+        flags.append("DLCOURSE_VERIFY=0: checksums are not checked")
+    for flag in flags:
+        print(flag)
+    print()
+    for name, dataset in REGISTRY.items():
+        print(f"{name}: {dataset.description}")
+        for remote in dataset.files:
+            path = files.find_file(remote, args.data_dir)
+            where = f"{path} ({_size(path)})" if path else f"missing ({remote.url})"
+            print(f"  {remote.name:28} {where}\n  {'':28} pinned: {_pin(remote)}")
+    for name in EMBEDDED:
+        print(f"{name}: embedded (generated, no download), classes: "
+              f"{', '.join(loading.class_names(name))}")
+    return 0
+
+
+def _names(name):
+    if name in (None, "all"):
+        return tuple(REGISTRY)
+    loading.class_names(name)  # raises UserError for an unknown name
+    return (name,)
+
+
+def _verify(args):
+    failures = 0
+    for name in _names(args.name):
+        if name in EMBEDDED:
+            print(f"{name}: embedded, nothing to verify")
+            continue
+        for remote in REGISTRY[name].files:
+            path = files.find_file(remote, args.data_dir)
+            if path is None:
+                if args.name:  # asked for this dataset explicitly
+                    failures += 1
+                print(f"{name}/{remote.name}: missing (`dlcourse data fetch {name}`)")
+                continue
+            ok, algorithm, expected, actual = files.check_file(remote, path)
+            if ok is None:
+                print(f"{name}/{remote.name}: {path} UNPINNED, sha256 {files.file_digest(path)}")
+            elif ok:
+                print(f"{name}/{remote.name}: {path} OK ({algorithm})")
+            else:
+                failures += 1
+                print(f"{name}/{remote.name}: {path} MISMATCH {algorithm} {actual} != expected "
+                      f"{expected}; delete it and run `dlcourse data fetch {name}`")
+    return 2 if failures else 0
+
+
+def _fetch(args):
+    for name in _names(args.name):
+        if name in EMBEDDED:
+            print(f"{name}: embedded, nothing to fetch")
+            continue
+        for remote in REGISTRY[name].files:
+            try:
+                path, verified = files.locate(remote, args.data_dir, verify=True)
+            except UserError as error:
+                raise UserError(f"{name}: {error}") from error
+            print(f"{name}/{remote.name}: {path} ({'verified' if verified else 'unverified'})")
+    return 0

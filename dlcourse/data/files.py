@@ -1,0 +1,217 @@
+"""Finding, verifying and downloading the canonical dataset files.
+
+Lookup order for a file (DESIGN.md, "Data"): the ``data_dir`` argument (the labs' ``--data-dir``),
+``$DLCOURSE_DATA``, ``<repo>/datasets/``, ``~/.keras/datasets/``. A file found there is SHA-256
+verified (hashed once per process; the result is cached by path, size and modification time) and
+a mismatch is an error: the bad file is never used. A missing file is downloaded into the data
+root unless ``DLCOURSE_OFFLINE=1``. ``DLCOURSE_VERIFY=0`` skips the checksum check for an
+instructor's own subset of a dataset; such files are recorded as ``verified: False``.
+"""
+
+import hashlib
+import os
+import pathlib
+import sys
+import tempfile
+import urllib.request
+
+from dlcourse.errors import UserError
+
+PACKAGE_PARENT = pathlib.Path(__file__).resolve().parent.parent.parent
+# Module attributes (not constants inlined in functions) so tests can point them elsewhere.
+REPO_DATASETS = PACKAGE_PARENT / "datasets"
+KERAS_DATASETS = pathlib.Path("~/.keras/datasets").expanduser()
+
+_HASH_CACHE = {}  # (path, size, mtime_ns, algorithm) -> hex digest
+_CHUNK = 1 << 20
+
+
+def _env_flag(name, default):
+    value = os.environ.get(name, "").strip().lower()
+    if not value:
+        return default
+    return value not in ("0", "false", "no", "off")
+
+
+def offline():
+    """True when ``DLCOURSE_OFFLINE`` forbids downloads."""
+    return _env_flag("DLCOURSE_OFFLINE", False)
+
+
+def verification_enabled():
+    """False when ``DLCOURSE_VERIFY=0`` opts out of checksum verification."""
+    return _env_flag("DLCOURSE_VERIFY", True)
+
+
+def search_paths(data_dir=None):
+    """The folders searched for dataset files, in order (duplicates removed)."""
+    candidates = []
+    if data_dir:
+        candidates.append(pathlib.Path(data_dir).expanduser())
+    if os.environ.get("DLCOURSE_DATA"):
+        candidates.append(pathlib.Path(os.environ["DLCOURSE_DATA"]).expanduser())
+    candidates += [pathlib.Path(REPO_DATASETS), pathlib.Path(KERAS_DATASETS)]
+    folders = []
+    for folder in candidates:
+        if folder.resolve() not in [known.resolve() for known in folders]:
+            folders.append(folder)
+    return folders
+
+
+def data_root(data_dir=None):
+    """The folder downloads (and extracted archives) go to: ``data_dir``, ``$DLCOURSE_DATA`` or
+    ``<repo>/datasets`` (``~/.keras/datasets`` when the package is installed outside a checkout
+    and that folder cannot be written)."""
+    if data_dir:
+        return pathlib.Path(data_dir).expanduser()
+    if os.environ.get("DLCOURSE_DATA"):
+        return pathlib.Path(os.environ["DLCOURSE_DATA"]).expanduser()
+    repo_datasets = pathlib.Path(REPO_DATASETS)
+    writable = repo_datasets if repo_datasets.exists() else repo_datasets.parent
+    if os.access(writable, os.W_OK):
+        return repo_datasets
+    return pathlib.Path(KERAS_DATASETS)
+
+
+def file_digest(path, algorithm="sha256"):
+    """Hex digest of a file, cached per process by (path, size, mtime)."""
+    path = pathlib.Path(path).resolve()
+    stat = path.stat()
+    key = (str(path), stat.st_size, stat.st_mtime_ns, algorithm)
+    if key not in _HASH_CACHE:
+        digest = hashlib.new(algorithm)
+        with open(path, "rb") as handle:
+            for chunk in iter(lambda: handle.read(_CHUNK), b""):
+                digest.update(chunk)
+        _HASH_CACHE[key] = digest.hexdigest()
+    return _HASH_CACHE[key]
+
+
+def _compare(remote, sha256=None, md5=None):
+    if remote.sha256:
+        return sha256 == remote.sha256.lower(), "sha256", remote.sha256, sha256
+    if remote.md5:
+        return md5 == remote.md5.lower(), "md5", remote.md5, md5
+    return None, None, None, None
+
+
+def check_file(remote, path):
+    """Compare a file with its pinned hash: ``(ok, algorithm, expected, actual)``.
+
+    ``ok`` is ``None`` for an unpinned file (nothing to compare with).
+    """
+    if remote.sha256:
+        return _compare(remote, sha256=file_digest(path, "sha256"))
+    if remote.md5:
+        return _compare(remote, md5=file_digest(path, "md5"))
+    return _compare(remote)
+
+
+def _mismatch_error(remote, path, algorithm, expected, actual):
+    return UserError(
+        f"{remote.name} at {path} is not the canonical file: {algorithm} {actual} != expected "
+        f"{expected}. It was not used. Delete it (or replace it with a fresh download from "
+        f"{remote.url}); if it is your own subset on purpose, set DLCOURSE_VERIFY=0")
+
+
+def candidates(remote, folder):
+    """Paths in ``folder`` where ``remote`` may sit: its canonical name, then (only in the Keras
+    cache) the names ``keras.datasets`` gives it."""
+    folder = pathlib.Path(folder)
+    paths = [folder / remote.name]
+    if folder.expanduser().resolve() == pathlib.Path(KERAS_DATASETS).expanduser().resolve():
+        paths += [folder / name for name in remote.keras_names if name != remote.name]
+    return paths
+
+
+def find_file(remote, data_dir=None):
+    """The first existing path for ``remote`` in :func:`search_paths`, or ``None``. No checks."""
+    for folder in search_paths(data_dir):
+        for path in candidates(remote, folder):
+            if path.is_file():
+                return path
+    return None
+
+
+def locate(remote, data_dir=None, *, download=True, verify=None):
+    """Find (or download) one dataset file and verify it; returns ``(path, verified)``.
+
+    Raises :class:`UserError` on a checksum mismatch, or when the file is missing and cannot be
+    downloaded (offline, or the download failed).
+    """
+    verify = verification_enabled() if verify is None else verify
+    path = find_file(remote, data_dir)
+    if path is None:
+        if not download or offline():
+            reason = ("downloads are off: DLCOURSE_OFFLINE=1" if offline()
+                      else "it has not been downloaded")
+            raise missing_error(remote, data_dir, reason=reason)
+        return download_file(remote, data_dir), bool(remote.sha256 or remote.md5)
+    if not verify:
+        return path, False
+    ok, algorithm, expected, actual = check_file(remote, path)
+    if ok is False:
+        raise _mismatch_error(remote, path, algorithm, expected, actual)
+    return path, bool(ok)
+
+
+def missing_error(remote, data_dir=None, *, reason):
+    folders = ", ".join(str(folder) for folder in search_paths(data_dir))
+    return UserError(
+        f"{remote.name} not found ({reason}); searched: {folders}. Download it from {remote.url} "
+        f"into one of those folders (or point --data-dir / DLCOURSE_DATA at a folder that has "
+        f"it), or run with --dataset sample to use the embedded stand-in that needs no download")
+
+
+def _progress_bar(total):
+    try:
+        import keras
+        return keras.utils.Progbar(total, unit_name="byte")
+    except Exception:  # pragma: no cover - progress is cosmetic
+        return None
+
+
+def download_file(remote, data_dir=None):
+    """Download ``remote`` into :func:`data_root`: to a temporary file, verified, then moved into
+    place atomically. Nothing is left behind when it fails."""
+    root = data_root(data_dir)
+    target = root / remote.name
+    temporary = None
+    try:
+        root.mkdir(parents=True, exist_ok=True)
+        handle, temporary = tempfile.mkstemp(prefix=f".{remote.name}.", suffix=".part", dir=root)
+        sha256, md5 = hashlib.sha256(), hashlib.md5(usedforsecurity=False)
+        print(f"Downloading {remote.url} -> {target}", file=sys.stderr)
+        with os.fdopen(handle, "wb") as output, \
+                urllib.request.urlopen(remote.url, timeout=60) as response:
+            total = response.headers.get("Content-Length")
+            progress = _progress_bar(int(total) if total else remote.size)
+            done = 0
+            for chunk in iter(lambda: response.read(_CHUNK), b""):
+                output.write(chunk)
+                sha256.update(chunk)
+                md5.update(chunk)
+                done += len(chunk)
+                if progress is not None:
+                    progress.update(done)
+        ok, algorithm, expected, actual = _compare(remote, sha256.hexdigest(), md5.hexdigest())
+        if ok is False:
+            raise UserError(
+                f"the download of {remote.name} from {remote.url} has {algorithm} {actual}, "
+                f"expected {expected}; it was discarded. Try again later, or copy a good "
+                f"{remote.name} into {root} (or run with --dataset sample)")
+        os.replace(temporary, target)
+        temporary = None
+        resolved = target.resolve()
+        stat = resolved.stat()
+        for name, digest in (("sha256", sha256), ("md5", md5)):  # so it is not hashed again
+            _HASH_CACHE[(str(resolved), stat.st_size, stat.st_mtime_ns, name)] = digest.hexdigest()
+    except UserError:
+        raise
+    except (OSError, ValueError) as error:  # URLError and HTTPError are OSErrors
+        raise missing_error(remote, data_dir, reason=f"the download failed: {error}") from error
+    finally:
+        if temporary is not None and os.path.exists(temporary):
+            os.remove(temporary)
+    return target
+

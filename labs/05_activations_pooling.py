@@ -1,0 +1,57 @@
+"""Lab 05 — activation functions and pooling (Unit II, "Activation functions" and "Types of pooling layers").
+
+Computes sigmoid, tanh, ReLU, Leaky ReLU (alpha 0.01, the notes' text), ELU (alpha 1), softmax and
+Maxout with their derivatives, checks every derivative against Keras' activation under
+``tf.GradientTape``, and works the notes' pooling example [[2, 4], [1, 3]] and a 4x4 feature map
+with 2x2 / stride-2 max, average and min pooling (``MinPooling2D``: Keras has none) and global pooling.
+
+What to observe:
+- sigmoid'(x) is at most 0.25 and tanh'(x) at most 1: stacked, they shrink gradients (vanishing).
+- ReLU's derivative is 0 for every x < 0 (dying ReLU); Leaky ReLU keeps alpha there; ELU saturates
+  at -alpha instead of going to minus infinity.
+- Max pooling of [[2, 4], [1, 3]] is 4 (average 2.5, min 1); 2x2 / stride 2 halves height and width.
+
+Outputs (in <out>/05_activations_pooling/): activations.png, activations.json (worked values and
+the GradientTape check), pooling.json (the worked numbers), run.json.
+"""
+
+import sys
+
+from dlcourse import activations, training
+from dlcourse.errors import report_user_errors
+from dlcourse.layers.pooling import pooling_examples
+
+TOLERANCE = 1e-6  # largest accepted |ours - GradientTape| (float64; leaky_relu is float32 inside Keras)
+
+
+def main(argv=None):
+    parser = training.lab_parser("05", epochs=1, batch_size=1)
+    args = training.parse_lab_args(parser, argv)
+    with training.LabRun("05", args) as run:
+        run.save_figure(activations.plot_activations(), "activations.png")
+        values = activations.worked_values()
+        check = activations.gradient_check()
+        worst = max(entry["derivative"] for entry in check.values())
+        run.save_json({"worked_values": values, "gradient_check": check, "ranges": activations.RANGES,
+                       "leaky_relu_alpha": activations.LEAKY_RELU_ALPHA, "elu_alpha": activations.ELU_ALPHA},
+                      "activations.json")
+        for name, value in values.items():
+            print(f"  {name:30s} = {value}")
+        print(f"  largest derivative error vs GradientTape: {worst:.2e}")
+
+        pooling = pooling_examples()
+        run.save_json(pooling, "pooling.json")
+        region = pooling["worked_region"]["numpy"]
+        feature_map = pooling["feature_map"]
+        print(f"  pooling [[2, 4], [1, 3]]: max {region['max'][0][0]:g}, average {region['average'][0][0]:g}, "
+              f"min {region['min'][0][0]:g}")
+        print(f"  2x2 / stride 2 on a 4x4 map -> {feature_map['output_shape']}: max {feature_map['numpy']['max']}")
+        run.finish(metrics={"max_derivative_error": worst,
+                            "derivatives_match": bool(worst < TOLERANCE),
+                            "pooling_max": region["max"][0][0],
+                            "pooling_layers_agree": bool(pooling["worked_region"]["agree"]
+                                                         and feature_map["agree"])})
+
+
+if __name__ == "__main__":
+    sys.exit(report_user_errors(main))

@@ -1,0 +1,140 @@
+"""Lab 10 — transfer learning with ResNet50: feature extraction, then fine-tuning the last 20 layers.
+
+Unit II, chapter 2, "9. Transfer Learning" and "9.5 Transfer Learning Implementation in Keras".
+The handbook's listing builds the model and compiles both phases but never calls ``fit``; this lab
+trains both:
+
+1. feature extraction: the ImageNet base is frozen, only the new head (GAP -> Dense 256 ->
+   Dropout 0.5 -> softmax: 4 variables) learns, with Adam (1e-3);
+2. fine-tuning: the base's last 20 layers are unfrozen -- except BatchNormalization, which stays
+   frozen and in inference mode -- and training continues with Adam(1e-5).
+
+What to observe: the trainable-variable counts of the two phases (4, then 16 for ResNet50: six
+convolutions' kernels and biases plus the head; the listing, which also unfreezes BatchNorm,
+would give 28); how far the frozen ImageNet features alone get on the flowers; that fine-tuning
+with a tiny learning rate improves a little and does not wreck them. With ``--weights none`` the
+"pretrained" base is random and both phases do much worse -- that gap is what ImageNet buys.
+
+Run: ``dlcourse run 10`` (flowers, downloads 218 MiB of photos and 90 MiB of ImageNet weights once),
+``dlcourse run 10 --dataset cifar10 --image-size 96``, ``dlcourse run 10 --smoke``.
+"""
+
+import sys
+
+import numpy as np
+
+from dlcourse import training
+from dlcourse.errors import report_user_errors
+
+DEFAULT_IMAGE_SIZE = 224
+SMOKE_IMAGE_SIZE = 32
+
+
+def _parser():
+    parser = training.lab_parser("10", epochs=5, batch_size=32, datasets=["flowers", "cifar10"])
+    parser.add_argument("--base", choices=["resnet50", "vgg16", "mobilenetv2"], default="resnet50",
+                        help="pretrained base (default resnet50, the notes')")
+    parser.add_argument("--weights", choices=["imagenet", "none"], default="imagenet",
+                        help="base weights: imagenet (looked up / downloaded) or none (random)")
+    parser.add_argument("--alpha", type=training.positive_float, default=1.0,
+                        help="MobileNetV2 width multiplier (default 1.0)")
+    parser.add_argument("--image-size", type=training.positive_int, default=None,
+                        help=f"square input size (default {DEFAULT_IMAGE_SIZE}; {SMOKE_IMAGE_SIZE} with --smoke)")
+    parser.add_argument("--fine-tune-epochs", type=training.positive_int, default=5,
+                        help="epochs of phase 2 (default 5; 1 with --smoke)")
+    parser.add_argument("--unfreeze", type=training.positive_int, default=20,
+                        help="base layers unfrozen for fine-tuning (default 20, the notes')")
+    parser.add_argument("--learning-rate", type=training.positive_float, default=1e-3,
+                        help="Adam learning rate of phase 1 (default 1e-3, Keras' 'adam')")
+    parser.add_argument("--fine-tune-learning-rate", type=training.positive_float, default=1e-5,
+                        help="Adam learning rate of phase 2 (default 1e-5, the notes')")
+    return parser
+
+
+def _split(x, y, seed, fraction=0.1):
+    """A seeded train/validation split (the validation set watches both phases)."""
+    order = np.random.default_rng(seed).permutation(len(x))
+    count = max(1, int(round(fraction * len(x))))
+    return (x[order[count:]], y[order[count:]]), (x[order[:count]], y[order[:count]])
+
+
+def _batches(x, y, size, batch_size, seed, shuffle):
+    """A tf.data pipeline of float images resized to ``size`` x ``size`` (CIFAR-10 upscaled)."""
+    import tensorflow as tf
+
+    from dlcourse import data
+
+    def to_float(images):
+        images = tf.cast(images, "float32")
+        return images if tuple(x.shape[1:3]) == (size, size) else tf.image.resize(images, (size, size))
+
+    return data.pipeline(x, y, batch_size=batch_size, shuffle=shuffle, seed=seed, augment=to_float)
+
+
+def _compile(model, learning_rate):
+    import keras
+
+    model.compile(optimizer=keras.optimizers.Adam(learning_rate),
+                  loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+
+
+def main(argv=None):
+    parser = _parser()
+    args = training.parse_lab_args(parser, argv)
+    if args.image_size is not None and args.image_size < 32:
+        parser.error(f"--image-size must be at least 32 (the bases' minimum), got {args.image_size}")
+    if args.smoke:
+        args.fine_tune_epochs = min(args.fine_tune_epochs, 1)
+    size = args.image_size or (SMOKE_IMAGE_SIZE if args.smoke else DEFAULT_IMAGE_SIZE)
+    from dlcourse import data, weights
+    from dlcourse.models.transfer import build_transfer_model, unfreeze_top
+
+    base_weights = None if args.weights == "none" else "imagenet"
+    if args.smoke and base_weights and not weights.weights_available(
+            args.base, alpha=args.alpha, rows=size, data_dir=args.data_dir):
+        print(f"smoke run: no cached ImageNet weights for {args.base}, using random weights")
+        base_weights = None
+    with training.LabRun("10", args) as run:
+        options = {"image_size": (size, size)} if run.dataset == "flowers" else {}
+        x_train, y_train = run.load_data("train", **options)
+        x_test, y_test = run.load_data("test", **options)
+        if args.smoke:
+            x_train, y_train, x_test, y_test = x_train[:96], y_train[:96], x_test[:48], y_test[:48]
+        class_names = data.class_names(run.dataset)
+        (x_train, y_train), (x_val, y_val) = _split(x_train, y_train, args.seed)
+        train = _batches(x_train, y_train, size, args.batch_size, args.seed, shuffle=True)
+        validation = _batches(x_val, y_val, size, args.batch_size, args.seed, shuffle=False)
+        test = _batches(x_test, y_test, size, args.batch_size, args.seed, shuffle=False)
+
+        with run.strategy.scope():
+            model = build_transfer_model(base=args.base, weights=base_weights, num_classes=len(class_names),
+                                         input_shape=(size, size, 3), alpha=args.alpha,
+                                         data_dir=args.data_dir)
+            _compile(model, args.learning_rate)
+        trainable_phase1 = len(model.trainable_variables)
+        print(f"phase 1 (feature extraction): {trainable_phase1} trainable variables")
+        run.fit(model, train, validation_data=validation, epochs=args.epochs, shuffle=False)
+        _, phase1_accuracy = model.evaluate(test, verbose=0)
+
+        with run.strategy.scope():
+            unfreeze_top(model, args.unfreeze)
+            _compile(model, args.fine_tune_learning_rate)
+        trainable_phase2 = len(model.trainable_variables)
+        print(f"phase 2 (fine-tuning the last {args.unfreeze} layers, BatchNorm frozen): "
+              f"{trainable_phase2} trainable variables")
+        run.fit(model, train, validation_data=validation, epochs=args.fine_tune_epochs, shuffle=False,
+                history_name="history_fine_tune.csv", curves_name="learning_curves_fine_tune.png")
+        test_loss, test_accuracy = model.evaluate(test, verbose=0)
+
+        run.save_model(model, f"{args.base}_transfer.h5")
+        run.finish(metrics={"feature_extraction_test_accuracy": phase1_accuracy,
+                            "test_accuracy": test_accuracy, "test_loss": test_loss},
+                   model=model, class_names=class_names, pixel_scale=1.0, base=args.base,
+                   base_weights=base_weights or "none", image_size=size,
+                   trainable_variables={"feature_extraction": trainable_phase1,
+                                        "fine_tuning": trainable_phase2})
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(report_user_errors(main))

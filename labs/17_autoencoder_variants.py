@@ -1,0 +1,148 @@
+"""Lab 17 — convolutional, denoising and sparse autoencoders, and anomaly detection (Unit V,
+"Architecture and components of auto-encoders": variants 1, 2 and 4; notes 002 and slides 004).
+
+Six autoencoders are trained on the same images, each with the loss the notes' rule picks (002:
+inputs in [0, 1] -> binary cross-entropy, otherwise MSE), and compared on the same test images:
+  conv_transpose     convolutional AE, decoder with Conv2DTranspose (learned upsampling)
+  conv_upsampling    the same with UpSampling2D(size=(2, 2)) + Conv2D (slides 004), same parameters
+  denoise_gaussian   GaussianNoise(0.3) on the input during training, clean targets
+  denoise_masking    30% of the pixels set to 0 during training (masking noise), clean targets
+  sparse_l1          784 -> 128 sigmoid code with an L1 activity penalty -> 784
+  sparse_kl          the same with the KL sparsity penalty (target mean activation rho = 0.05)
+Then anomaly detection by reconstruction error: the notes' dense autoencoder (Listing V-A, a 32-number
+code) trained WITHOUT one digit class scores held-out test images; the left-out class should
+reconstruct worse (ROC AUC well above 0.5). The convolutional AE, whose 7x7x8 code is half the input
+size, is a poor detector: it learns to copy ANY image (try it: AUC about 0.6 on the digits sample).
+
+What to observe:
+  * autoencoder_variants.png (grey scale fixed to 0..1): originals, each variant's reconstructions,
+    corrupted inputs and their denoised outputs. Conv2DTranspose decoders often show a checkerboard
+    pattern that UpSampling2D + Conv2D avoids.
+  * comparison.csv: on clean inputs (clean_mse) the plain conv AEs are best; on corrupted inputs
+    (gaussian_mse, masked_mse) the denoising AEs win; the Gaussian denoiser never saw a clean image and
+    does worse on them. mean_code_activation of the sparse AEs is small (KL pulls it towards rho).
+  * anomaly_scores.png / run.json anomaly_auc: how well reconstruction error separates the left-out class.
+
+Outputs (saved_models/17_autoencoder_variants/): conv_autoencoder.h5, conv_upsampling_autoencoder.h5,
+denoising_autoencoder.h5, denoising_masking_autoencoder.h5, sparse_autoencoder.h5 (KL),
+sparse_l1_autoencoder.h5, anomaly_autoencoder.h5, comparison.csv, autoencoder_variants.png,
+anomaly_scores.png, history_<variant>.csv, run.json.
+"""
+
+import sys
+
+import keras
+import numpy as np
+
+from dlcourse import anomaly, training
+from dlcourse.errors import UserError, report_user_errors
+from dlcourse.generative.callbacks import save_image_grid
+from dlcourse.layers.sampling import MaskingNoise
+from dlcourse.models.autoencoder import (build_conv_autoencoder, build_dense_autoencoder,
+                                         build_denoising_autoencoder, build_sparse_autoencoder,
+                                         choose_reconstruction_loss)
+
+# variant -> (builder, keyword arguments, saved file name, flattened input?)
+VARIANTS = {
+    "conv_transpose": (build_conv_autoencoder, dict(upsampling="transpose"), "conv_autoencoder.h5", False),
+    "conv_upsampling": (build_conv_autoencoder, dict(upsampling="upsampling", name="conv_upsampling_autoencoder"),
+                        "conv_upsampling_autoencoder.h5", False),
+    "denoise_gaussian": (build_denoising_autoencoder, dict(noise="gaussian"), "denoising_autoencoder.h5", False),
+    "denoise_masking": (build_denoising_autoencoder, dict(noise="masking", name="denoising_masking_autoencoder"),
+                        "denoising_masking_autoencoder.h5", False),
+    "sparse_l1": (build_sparse_autoencoder, dict(sparsity="l1", name="sparse_l1_autoencoder"),
+                  "sparse_l1_autoencoder.h5", True),
+    "sparse_kl": (build_sparse_autoencoder, dict(sparsity="kl"), "sparse_autoencoder.h5", True),
+}
+
+
+def _mean_mse(model, x, target, flat):
+    shape = (len(x), -1) if flat else x.shape
+    prediction = model.predict(x.reshape(shape), verbose=0).reshape(target.shape)
+    return float(np.mean((prediction - target) ** 2)), prediction
+
+
+def main(argv=None):
+    parser = training.lab_parser("17", epochs=10, batch_size=128, datasets=["mnist", "fashion_mnist"])
+    parser.add_argument("--learning-rate", type=training.positive_float, default=1e-3)
+    parser.add_argument("--variants", nargs="+", choices=sorted(VARIANTS), default=list(VARIANTS))
+    parser.add_argument("--noise-stddev", type=training.positive_float, default=0.3)
+    parser.add_argument("--mask-rate", type=training.positive_float, default=0.3)
+    parser.add_argument("--anomaly-class", type=int, choices=range(10), default=7,
+                        help="the digit class left out of training and treated as the anomaly (7)")
+    args = training.parse_lab_args(parser, argv)
+    if args.noise_stddev > 1 or args.mask_rate >= 1:
+        raise UserError(f"--noise-stddev must be in (0, 1] and --mask-rate in (0, 1); got {args.noise_stddev} "
+                        f"and {args.mask_rate}")
+    with training.LabRun("17", args) as run:
+        x_train, y_train = run.load_data("train")
+        x_test, y_test = run.load_data("test")
+        if args.smoke:
+            x_train, y_train, x_test, y_test = x_train[:256], y_train[:256], x_test[:96], y_test[:96]
+        x_train = x_train.astype("float32") / 255.0  # (N, 28, 28, 1) in [0, 1]
+        x_test = x_test.astype("float32") / 255.0
+        loss = choose_reconstruction_loss(x_train)  # the notes' rule: binary cross-entropy here
+        shown = x_test[:8]
+        gaussian_test = np.asarray(keras.layers.GaussianNoise(args.noise_stddev, seed=args.seed)(x_test, training=True))
+        masked_test = np.asarray(MaskingNoise(args.mask_rate, seed=args.seed)(x_test, training=True))
+        rows, row_titles, table = [shown], ["original"], []
+
+        for variant in args.variants:
+            build, kwargs, filename, flat = VARIANTS[variant]
+            if variant.startswith("denoise"):
+                kwargs = {**kwargs, "noise_stddev": args.noise_stddev, "mask_rate": args.mask_rate, "seed": args.seed}
+            inputs = x_train.reshape(len(x_train), -1) if flat else x_train
+            with run.strategy.scope():
+                model = build(**kwargs)
+                model.compile(optimizer=keras.optimizers.Adam(args.learning_rate), loss=loss)
+            run.fit(model, inputs, inputs, epochs=args.epochs, batch_size=args.batch_size, shuffle=True,
+                    validation_split=0.1, history_name=f"history_{variant}.csv", curves_name=None)
+            clean_mse, clean = _mean_mse(model, x_test, x_test, flat)
+            gaussian_mse, denoised_gaussian = _mean_mse(model, gaussian_test, x_test, flat)
+            masked_mse, denoised_masked = _mean_mse(model, masked_test, x_test, flat)
+            row = {"variant": variant, "file": filename, "parameters": model.count_params(),
+                   "clean_mse": clean_mse, "gaussian_mse": gaussian_mse, "masked_mse": masked_mse,
+                   "mean_code_activation": ""}
+            if flat:
+                encoder = keras.Model(model.input, model.get_layer(f"{model.name}_code").output)
+                row["mean_code_activation"] = float(np.mean(encoder.predict(x_test.reshape(len(x_test), -1),
+                                                                            verbose=0)))
+            table.append(row)
+            rows.append(clean[:8])
+            row_titles.append(variant)
+            if variant == "denoise_gaussian":
+                rows += [gaussian_test[:8], denoised_gaussian[:8]]
+                row_titles += ["gaussian noise", "denoised"]
+            if variant == "denoise_masking":
+                rows += [masked_test[:8], denoised_masked[:8]]
+                row_titles += ["masking noise", "denoised"]
+            run.save_model(model, filename)
+
+        # Anomaly detection: train without one class, score held-out normal vs left-out test images.
+        flat_train, flat_test = x_train.reshape(len(x_train), -1), x_test.reshape(len(x_test), -1)
+        normal_train, _ = anomaly.split_normal_anomalous(flat_train, y_train, [args.anomaly_class])
+        normal_test, anomalous_test = anomaly.split_normal_anomalous(flat_test, y_test, [args.anomaly_class])
+        with run.strategy.scope():
+            detector = build_dense_autoencoder(input_dim=flat_train.shape[1], name="anomaly_autoencoder")
+            detector.compile(optimizer=keras.optimizers.Adam(args.learning_rate), loss=loss)
+        run.fit(detector, normal_train, normal_train, epochs=args.epochs, batch_size=args.batch_size,
+                shuffle=True, validation_split=0.1, history_name="history_anomaly.csv", curves_name=None)
+        normal_errors = anomaly.reconstruction_errors(detector, normal_test)
+        anomalous_errors = anomaly.reconstruction_errors(detector, anomalous_test)
+        report = anomaly.detection_report(normal_errors, anomalous_errors)
+        anomaly.plot_error_histograms(normal_errors, anomalous_errors, run.path("anomaly_scores.png"),
+                                      threshold=report["threshold"],
+                                      title=f"anomaly = class {args.anomaly_class}, AUC {report['auc']:.3f}")
+
+        run.save_csv(table, "comparison.csv")
+        save_image_grid(np.clip(np.concatenate(rows), 0.0, 1.0), run.path("autoencoder_variants.png"), ncols=8,
+                        value_range=(0.0, 1.0), row_labels=row_titles)
+        run.save_model(detector, "anomaly_autoencoder.h5")
+        metrics = {f"{row['variant']}_clean_mse": row["clean_mse"] for row in table}
+        metrics["anomaly_auc"] = report["auc"]
+        run.finish(metrics=metrics, model=None, loss=loss, anomaly_class=args.anomaly_class,
+                   anomaly=report, comparison=table)
+
+
+if __name__ == "__main__":
+    sys.exit(report_user_errors(main))

@@ -1,0 +1,77 @@
+"""``dlcourse.data.pipeline``: batching, seeded shuffling, augmentation of x only."""
+
+import numpy as np
+import pytest
+
+import keras
+from dlcourse.data import pipeline
+
+
+def _batches(dataset):
+    return [tuple(np.asarray(part) for part in batch) if isinstance(batch, tuple)
+            else np.asarray(batch) for batch in dataset]
+
+
+def _order(dataset):
+    return np.concatenate([x[:, 0] for x, _ in _batches(dataset)]).tolist()
+
+
+X = np.arange(10 * 3, dtype=np.float32).reshape(10, 3)  # row i starts with 3 * i
+Y = np.arange(10, dtype=np.int64)
+
+
+def test_batches_keep_pairs_together_and_cover_every_example():
+    batches = _batches(pipeline(X, Y, batch_size=4, seed=1))
+    assert [len(y) for _, y in batches] == [4, 4, 2]
+    for x, y in batches:
+        np.testing.assert_array_equal(x[:, 0], 3 * y)  # x row still belongs to its label
+    assert sorted(np.concatenate([y for _, y in batches]).tolist()) == list(range(10))
+    dropped = _batches(pipeline(X, Y, batch_size=4, drop_remainder=True))
+    assert [len(y) for _, y in dropped] == [4, 4]
+
+
+def test_seeded_shuffle_is_reproducible_and_reshuffles_each_epoch():
+    first, second = pipeline(X, Y, batch_size=3, seed=7), pipeline(X, Y, batch_size=3, seed=7)
+    epoch_one = _order(first)
+    assert epoch_one == _order(second)
+    assert epoch_one != sorted(epoch_one)  # shuffled
+    assert _order(first) != epoch_one  # a new order on the next pass over the same dataset
+    assert _order(pipeline(X, Y, batch_size=3, seed=8)) != epoch_one
+    assert _order(pipeline(X, Y, batch_size=3, shuffle=False)) == [3.0 * i for i in range(10)]
+
+
+def test_unlabelled_data_gives_x_batches():
+    batches = _batches(pipeline(X, batch_size=5, shuffle=False))
+    assert [b.shape for b in batches] == [(5, 3), (5, 3)]
+    doubled = _batches(pipeline(X, batch_size=5, shuffle=False, augment=lambda x: x * 2))
+    np.testing.assert_array_equal(doubled[0], X[:5] * 2)
+
+
+def test_augment_applies_to_x_only_with_a_callable_or_a_keras_layer():
+    batches = _batches(pipeline(X, Y, batch_size=10, shuffle=False, augment=lambda x: x + 100.0))
+    np.testing.assert_array_equal(batches[0][0], X + 100.0)
+    np.testing.assert_array_equal(batches[0][1], Y)  # labels untouched
+    images = np.arange(2 * 4 * 4 * 1, dtype=np.float32).reshape(2, 4, 4, 1)
+    flip = keras.layers.RandomFlip("horizontal", seed=0)
+    flipped = set()
+    for _ in range(8):
+        (x, y), = _batches(pipeline(images, np.array([0, 1]), batch_size=2, shuffle=False,
+                                    augment=flip))
+        for image, original in zip(x, images):
+            same = np.array_equal(image, original)
+            assert same or np.array_equal(image, original[:, ::-1])  # flipped, never altered
+            flipped.add(same)
+    assert flipped == {True, False}  # training=True: the layer really is random
+
+
+def test_bad_arguments_are_value_errors():
+    ragged = np.empty(2, dtype=object)
+    ragged[0], ragged[1] = [1, 2], [3]
+    with pytest.raises(ValueError, match="sequence_length"):
+        pipeline(ragged, batch_size=2)
+    with pytest.raises(ValueError, match="batch_size"):
+        pipeline(X, Y, batch_size=0)
+    with pytest.raises(ValueError, match="10 examples but y has 3"):
+        pipeline(X, Y[:3], batch_size=2)
+    with pytest.raises(ValueError, match="augment"):
+        pipeline(X, Y, batch_size=2, augment="flip")

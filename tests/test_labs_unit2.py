@@ -1,0 +1,121 @@
+"""Smoke runs of labs 05, 06, 07 and 09 (Unit II), in-process, asserting on their outputs' numbers."""
+
+import csv
+import json
+import re
+import subprocess
+import sys
+
+import pytest
+
+from dlcourse import artifacts, catalog
+from dlcourse.augmentation import LISTING_II_C
+
+
+def _run_lab(number, out, *flags):
+    module = catalog.load_lab_module(catalog.get_lab(number))
+    module.main([*flags, "--smoke", "--out", str(out)])
+    return out / catalog.get_lab(number).name
+
+
+def _csv(path):
+    with open(path, newline="") as handle:
+        return list(csv.DictReader(handle))
+
+
+@pytest.fixture(scope="module")
+def out(tmp_path_factory):
+    return tmp_path_factory.mktemp("unit2")
+
+
+def test_lab05_activations_and_pooling(out):
+    folder = _run_lab("05", out)
+    assert (folder / "activations.png").stat().st_size > 10_000
+    pooling = json.loads((folder / "pooling.json").read_text())
+    region = pooling["worked_region"]
+    assert region["numpy"]["max"] == [[4.0]] and region["keras"]["max"] == [[4.0]]  # the notes' answer
+    assert region["keras"]["average"] == [[2.5]] and region["keras"]["min"] == [[1.0]]
+    feature_map = pooling["feature_map"]
+    assert feature_map["input_shape"] == [4, 4] and feature_map["output_shape"] == [2, 2]
+    assert feature_map["keras"]["max"] == [[6.0, 8.0], [3.0, 4.0]]
+    assert feature_map["keras"]["min"] == [[1.0, 2.0], [1.0, 0.0]]
+    values = json.loads((folder / "activations.json").read_text())["worked_values"]
+    assert values["leaky_relu(-10, alpha=0.01)"] == pytest.approx(-0.1)
+    record = json.loads((folder / "run.json").read_text())
+    assert record["metrics"]["derivatives_match"] is True
+    assert record["metrics"]["max_derivative_error"] < 1e-6
+    assert record["metrics"]["pooling_layers_agree"] is True
+
+
+def test_lab06_cifar10_cnn(out, capsys):
+    folder = _run_lab("06", out)
+    printed = capsys.readouterr().out
+    assert re.search(r"^Test accuracy: [01]\.\d\d$", printed, re.MULTILINE)
+    for name in ("cnn_cifar10_model.h5", "sample_images.png", "learning_curves.png", "confusion_matrix.png",
+                 "history.csv", "run.json"):
+        assert (folder / name).is_file(), name
+    record = json.loads((folder / "run.json").read_text())
+    assert record["parameters"] == 122_954 and record["non_trainable_parameters"] == 192
+    assert record["dataset"]["name"] == "shapes"
+    assert 0.0 <= record["metrics"]["test_accuracy"] <= 1.0
+    history = _csv(folder / "history.csv")
+    assert len(history) == 1 and "val_accuracy" in history[0]  # validated on a training split
+    model = artifacts.load_model(folder / "cnn_cifar10_model.h5")
+    assert model.count_params() == 122_954 and model.output.shape[-1] == 10
+
+
+def test_lab07_lenet5(out):
+    folder = _run_lab("07", out)
+    rows = _csv(folder / "lenet5_layers.csv")
+    assert [row["layer"] for row in rows] == ["C1", "S2", "C3", "S4", "C5", "F6", "OUTPUT"]
+    assert [int(row["parameters"]) for row in rows] == [156, 12, 1516, 32, 48120, 10164, 850]
+    assert all(row["output_shape"] == row["handbook_output_shape"] for row in rows)
+    record = json.loads((folder / "run.json").read_text())
+    assert record["parameters"] == 60_850 and record["matches_handbook"] is True
+    model = artifacts.load_model(folder / "lenet5.h5")
+    assert model.input.shape[1:] == (32, 32, 1)  # the digits were padded from 28x28
+    assert (folder / "confusion_matrix.png").is_file()
+
+
+def test_lab_models_load_in_a_fresh_process(out):
+    """Only ``import dlcourse``: the custom layers (Subsampling, PartialConv2D) must be registered."""
+    paths = [out / "06_cifar10_cnn" / "cnn_cifar10_model.h5", out / "07_lenet5" / "lenet5.h5"]
+    if not all(path.is_file() for path in paths):
+        pytest.skip("needs the lab 06 and 07 smoke runs above")
+    script = ("import sys, keras, dlcourse\n"
+              "print(*[keras.saving.load_model(p).count_params() for p in sys.argv[1:]])\n")
+    result = subprocess.run([sys.executable, "-c", script, *map(str, paths)], capture_output=True, text=True,
+                            timeout=180)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert result.stdout.split()[-2:] == ["122954", "60850"]
+
+
+def test_lab09_regularization(out):
+    folder = _run_lab("09", out)
+    normalization = {row["variant"]: row for row in _csv(folder / "normalization_comparison.csv")}
+    assert set(normalization) == {"batch", "instance"}  # --smoke keeps two of the five
+    assert int(normalization["batch"]["parameters"]) == 122_954
+    assert int(normalization["instance"]["parameters"]) == 122_762  # no moving statistics
+    dropout = [row["variant"] for row in _csv(folder / "dropout_comparison.csv")]
+    assert dropout == ["none", "dropout_0.5"]
+    augmentation = {row["variant"]: row for row in _csv(folder / "augmentation_comparison.csv")}
+    assert set(augmentation) == {"none", "combined", "cutmix"}
+    # Listing II-B without dropout or augmentation is trained once and reported in each table
+    assert augmentation["none"]["val_accuracy"] == normalization["batch"]["val_accuracy"]
+    for row in augmentation.values():
+        assert 0.0 <= float(row["test_accuracy"]) <= 1.0
+    assert (folder / "augmentation_grid.png").stat().st_size > 50_000
+    assert (folder / "comparison_curves.png").is_file()
+    assert json.loads((folder / "augmentation_layers.json").read_text()) == LISTING_II_C
+    regularization = json.loads((folder / "regularization.json").read_text())
+    assert regularization["dropout"]["kept_value"] == pytest.approx(2.0)  # 1 / (1 - 0.5)
+    assert 35 <= regularization["dropout"]["active_in_training"] <= 65  # "about 50" of 100
+    assert regularization["normalization"]["instance"]["standardised_per"]["example and channel over H,W"]
+    assert not regularization["normalization"]["batch"]["standardised_per"]["example over H,W,C"]
+
+
+def test_lab09_rejects_unknown_experiment(out):
+    module = catalog.load_lab_module(catalog.get_lab("09"))
+    with pytest.raises(SystemExit) as error:
+        module.main(["--experiments", "weight_decay", "--smoke", "--out", str(out)])
+    assert error.value.code == 2
