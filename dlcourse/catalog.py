@@ -73,11 +73,13 @@ LABS = (
     Lab("16", "dense_autoencoder", "V", "The notes' dense MNIST autoencoder (784-128-64-32)",
         ("autoencoder.h5", "encoder.h5", "reconstructions.png"), "mnist", "digits"),
     Lab("17", "autoencoder_variants", "V", "Convolutional, denoising and sparse autoencoders",
-        ("*_autoencoder.h5",), "mnist", "digits"),
+        ("conv_autoencoder.h5", "denoising_autoencoder.h5", "sparse_autoencoder.h5", "comparison.csv",
+         "anomaly_scores.png"), "mnist", "digits"),
     Lab("18", "vae", "V", "VAE with a reparameterisation (Sampling) layer",
-        ("vae_encoder.h5", "vae_decoder.h5"), "mnist", "digits"),
+        ("vae_encoder.h5", "vae_decoder.h5", "latent_scatter.png", "latent_grid.png", "interpolation.png"),
+        "mnist", "digits"),
     Lab("19", "adversarial_autoencoder", "V", "Encoder-decoder GAN (adversarial autoencoder)",
-        ("aae_encoder.h5", "aae_decoder.h5", "aae_discriminator.h5"), "mnist", "digits"),
+        ("aae_encoder.h5", "aae_decoder.h5", "aae_discriminator.h5", "samples.png"), "mnist", "digits"),
 )
 
 

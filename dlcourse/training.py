@@ -104,7 +104,8 @@ class LabRun:
     def __enter__(self):
         runtime.set_seed(self.args.seed, deterministic=getattr(self.args, "deterministic", False))
         self.strategy = runtime.get_strategy(getattr(self.args, "strategy", "auto"))
-        self.out_dir.mkdir(parents=True, exist_ok=True)
+        # The folder appears with the first file written (artifacts create parents), so a run that
+        # stops early, e.g. on missing data, leaves nothing behind.
         self._started = time.perf_counter()
         print(f"lab {self.lab.name}: {self.lab.title} -> {self.out_dir}"
               f" (dataset {self.dataset}, {runtime.strategy_description(self.strategy)['replicas']} replica(s))")
@@ -169,6 +170,8 @@ class LabRun:
                 options = {"monitor": "val_loss", "restore_best_weights": True, **early_stopping}
                 run_callbacks.append(keras.callbacks.EarlyStopping(**options))
             fit_kwargs.setdefault("verbose", 2 if not getattr(self.args, "smoke", False) else 0)
+            if hasattr(x, "element_spec"):  # tf.data shuffles in its own pipeline; Keras would warn
+                fit_kwargs.setdefault("shuffle", False)
             started = time.perf_counter()
             try:
                 history = model.fit(x, y, callbacks=run_callbacks, **fit_kwargs)
@@ -215,6 +218,7 @@ class LabRun:
             **self.record,
             **{key: _plain(value) for key, value in extra.items()},
         }
+        self.out_dir.mkdir(parents=True, exist_ok=True)
         record["outputs"] = sorted(path.name for path in self.out_dir.iterdir()
                                    if path.is_file() and not path.name.startswith(".")) + ["run.json"]
         artifacts.write_json(record, self.path("run.json"))

@@ -21,10 +21,14 @@ tf.config.set_logical_device_configuration(
 TWO_CPU_DEVICES = ["/cpu:0", "/cpu:1"]
 
 
-@pytest.fixture
+@pytest.fixture(scope="session")
 def two_cpu_strategy():
-    """A MirroredStrategy over the two logical CPU devices (two replicas)."""
-    return tf.distribute.MirroredStrategy(TWO_CPU_DEVICES)
+    """A MirroredStrategy over the two logical CPU devices (two replicas), shared by the session.
+
+    One instance for the whole session: two MirroredStrategy objects in one process reuse collective
+    keys, and the second one's all-reduce fails with "Shape mismatch in the collective instance".
+    """
+    return tf.distribute.MirroredStrategy(TWO_CPU_DEVICES, cross_device_ops=tf.distribute.ReductionToOneDevice())
 
 
 @pytest.fixture(autouse=True)

@@ -115,3 +115,19 @@ def test_samples_per_epoch_is_inferred_only_when_it_can_be_known():
             return x[:10], x[:10]
 
     assert training.samples_in(Batches(), {}) == 40
+
+
+def test_missing_dataset_offline_is_one_message_and_writes_nothing(tmp_path, capsys, monkeypatch):
+    """The whole path a student takes: `dlcourse run 06` without CIFAR-10 and without network."""
+    from dlcourse import cli
+
+    monkeypatch.setenv("DLCOURSE_OFFLINE", "1")
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))  # no ~/.keras/datasets copy either
+    code = cli.main(["run", "06", "--dataset", "cifar10", "--data-dir", str(tmp_path / "data"),
+                     "--out", str(tmp_path / "out")])
+    error = capsys.readouterr().err
+    assert code == 2
+    assert error.count("\n") == 1 and error.startswith("error: ")
+    for part in ("cifar-10-python.tar.gz", str(tmp_path / "data"), "https://", "--dataset sample"):
+        assert part in error
+    assert not (tmp_path / "out").exists()

@@ -133,6 +133,8 @@ class GAN(keras.Model):
     either images or a dict ``{"images": ..., "noise": ...}`` (fixed noise, for reproducible tests).
 
     Only ``generator`` and ``discriminator`` (functional models) are saved, never this wrapper.
+    Under ``MirroredStrategy`` the losses are exact global-batch means (tested against one replica);
+    batch-normalization statistics are, as in any Keras model, computed per replica.
 
     Args:
         generator: model ``z -> image`` (its first input's last dimension is the latent size).
