@@ -26,9 +26,9 @@ import keras
 
 from dlcourse import training
 from dlcourse.data import pipeline
-from dlcourse.errors import UserError, report_user_errors
+from dlcourse.errors import report_user_errors
 from dlcourse.generative.callbacks import SampleGridCallback, fixed_noise, plot_gan_losses
-from dlcourse.generative.gan import GAN, GENERATOR_LOSSES
+from dlcourse.generative.gan import GAN, add_training_arguments
 from dlcourse.generative.scores import score_images, to_signed_unit, train_feature_classifier
 from dlcourse.models.gan import (build_dcgan_discriminator, build_dcgan_generator, build_mlp_discriminator,
                                  build_mlp_generator)
@@ -41,17 +41,8 @@ def main(argv=None):
     parser = training.lab_parser("14", epochs=20, batch_size=128)
     parser.add_argument("--model", choices=sorted(MODELS), default="dcgan",
                         help="dcgan (convolutional, default) or mlp (the notes' vanilla GAN)")
-    parser.add_argument("--latent-dim", type=training.positive_int, default=100)
-    parser.add_argument("--learning-rate", type=training.positive_float, default=2e-4,
-                        help="Adam learning rate of both networks (DCGAN paper: 2e-4, beta_1 = 0.5)")
-    parser.add_argument("--generator-loss", choices=GENERATOR_LOSSES, default="non_saturating")
-    parser.add_argument("--real-label", type=training.positive_float, default=1.0,
-                        help="D's target for real images; 0.9 = one-sided label smoothing")
-    parser.add_argument("--score-samples", type=training.positive_int, default=2000,
-                        help="generated and real test images used for the scores")
+    add_training_arguments(parser)
     args = training.parse_lab_args(parser, argv)
-    if args.real_label > 1.0:
-        raise UserError(f"--real-label must be in (0, 1] (0.9 = one-sided label smoothing); got {args.real_label}")
     with training.LabRun("14", args) as run:
         x_train, y_train = run.load_data("train")
         x_test, _ = run.load_data("test")

@@ -8,15 +8,14 @@ import pytest
 
 from dlcourse import artifacts, catalog
 from dlcourse.scratch.perceptron import truth_table
+from lab_runs import run_record, run_smoke
 
 pytestmark = pytest.mark.slow
 
 
 def _run(number, tmp_path, *flags):
-    lab = catalog.get_lab(number)
-    catalog.load_lab_module(lab).main(["--smoke", "--out", str(tmp_path), *flags])
-    folder = tmp_path / lab.name
-    return folder, json.loads((folder / "run.json").read_text())
+    folder = run_smoke(number, tmp_path, *flags)
+    return folder, run_record(folder)
 
 
 def _is_png(path):

@@ -1,6 +1,5 @@
 """Smoke runs of labs 05, 06, 07 and 09 (Unit II), in-process, asserting on their outputs' numbers."""
 
-import csv
 import json
 import re
 import subprocess
@@ -10,17 +9,7 @@ import pytest
 
 from dlcourse import artifacts, catalog
 from dlcourse.augmentation import LISTING_II_C
-
-
-def _run_lab(number, out, *flags):
-    module = catalog.load_lab_module(catalog.get_lab(number))
-    module.main([*flags, "--smoke", "--out", str(out)])
-    return out / catalog.get_lab(number).name
-
-
-def _csv(path):
-    with open(path, newline="") as handle:
-        return list(csv.DictReader(handle))
+from lab_runs import run_smoke
 
 
 @pytest.fixture(scope="module")
@@ -29,7 +18,7 @@ def out(tmp_path_factory):
 
 
 def test_lab05_activations_and_pooling(out):
-    folder = _run_lab("05", out)
+    folder = run_smoke("05", out)
     assert (folder / "activations.png").stat().st_size > 10_000
     pooling = json.loads((folder / "pooling.json").read_text())
     region = pooling["worked_region"]
@@ -48,7 +37,7 @@ def test_lab05_activations_and_pooling(out):
 
 
 def test_lab06_cifar10_cnn(out, capsys):
-    folder = _run_lab("06", out)
+    folder = run_smoke("06", out)
     printed = capsys.readouterr().out
     assert re.search(r"^Test accuracy: [01]\.\d\d$", printed, re.MULTILINE)
     for name in ("cnn_cifar10_model.h5", "sample_images.png", "learning_curves.png", "confusion_matrix.png",
@@ -58,15 +47,15 @@ def test_lab06_cifar10_cnn(out, capsys):
     assert record["parameters"] == 122_954 and record["non_trainable_parameters"] == 192
     assert record["dataset"]["name"] == "shapes"
     assert 0.0 <= record["metrics"]["test_accuracy"] <= 1.0
-    history = _csv(folder / "history.csv")
+    history = artifacts.read_csv(folder / "history.csv")
     assert len(history) == 1 and "val_accuracy" in history[0]  # validated on a training split
     model = artifacts.load_model(folder / "cnn_cifar10_model.h5")
     assert model.count_params() == 122_954 and model.output.shape[-1] == 10
 
 
 def test_lab07_lenet5(out):
-    folder = _run_lab("07", out)
-    rows = _csv(folder / "lenet5_layers.csv")
+    folder = run_smoke("07", out)
+    rows = artifacts.read_csv(folder / "lenet5_layers.csv")
     assert [row["layer"] for row in rows] == ["C1", "S2", "C3", "S4", "C5", "F6", "OUTPUT"]
     assert [int(row["parameters"]) for row in rows] == [156, 12, 1516, 32, 48120, 10164, 850]
     assert all(row["output_shape"] == row["handbook_output_shape"] for row in rows)
@@ -91,14 +80,14 @@ def test_lab_models_load_in_a_fresh_process(out):
 
 
 def test_lab09_regularization(out):
-    folder = _run_lab("09", out)
-    normalization = {row["variant"]: row for row in _csv(folder / "normalization_comparison.csv")}
+    folder = run_smoke("09", out)
+    normalization = {row["variant"]: row for row in artifacts.read_csv(folder / "normalization_comparison.csv")}
     assert set(normalization) == {"batch", "instance"}  # --smoke keeps two of the five
     assert int(normalization["batch"]["parameters"]) == 122_954
     assert int(normalization["instance"]["parameters"]) == 122_762  # no moving statistics
-    dropout = [row["variant"] for row in _csv(folder / "dropout_comparison.csv")]
+    dropout = [row["variant"] for row in artifacts.read_csv(folder / "dropout_comparison.csv")]
     assert dropout == ["none", "dropout_0.5"]
-    augmentation = {row["variant"]: row for row in _csv(folder / "augmentation_comparison.csv")}
+    augmentation = {row["variant"]: row for row in artifacts.read_csv(folder / "augmentation_comparison.csv")}
     assert set(augmentation) == {"none", "combined", "cutmix"}
     # Listing II-B without dropout or augmentation is trained once and reported in each table
     assert augmentation["none"]["val_accuracy"] == normalization["batch"]["val_accuracy"]

@@ -1,6 +1,5 @@
 """Smoke run of lab 08 (Unit II, classic architectures), in-process, asserting on its outputs' numbers."""
 
-import csv
 import json
 
 import keras
@@ -9,11 +8,6 @@ import pytest
 
 from dlcourse import artifacts, catalog
 from dlcourse.errors import UserError
-
-
-def _csv(path):
-    with open(path, newline="") as handle:
-        return list(csv.DictReader(handle))
 
 
 def _lab08():
@@ -28,7 +22,7 @@ def folder(tmp_path_factory):
 
 
 def test_architectures_csv_has_the_exact_parameter_counts(folder):
-    rows = {row["model"]: row for row in _csv(folder / "architectures.csv")}
+    rows = {row["model"]: row for row in artifacts.read_csv(folder / "architectures.csv")}
     assert int(rows["VGG-16"]["parameters"]) == 138_357_544
     assert int(rows["VGG-16 as the notes' table prints it"]["parameters"]) == 137_767_464
     assert int(rows["GoogLeNet (Inception v1)"]["parameters"]) == 6_998_552
@@ -44,10 +38,10 @@ def test_architectures_csv_has_the_exact_parameter_counts(folder):
 
 
 def test_degradation_outputs_agree_with_the_histories(folder):
-    records = _csv(folder / "degradation.csv")
+    records = artifacts.read_csv(folder / "degradation.csv")
     assert [row["model"] for row in records] == ["plain8", "resnet8", "plain14", "resnet14"]  # 1 epoch each
     for row in records:
-        history = _csv(folder / f"{row['model']}_history.csv")
+        history = artifacts.read_csv(folder / f"{row['model']}_history.csv")
         assert len(history) == 1
         assert float(row["training_error"]) == pytest.approx(1 - float(history[0]["accuracy"]), abs=1e-5)
         assert 0.0 <= float(row["training_error"]) <= 1.0

@@ -9,12 +9,7 @@ import pytest
 from PIL import Image
 
 from dlcourse import artifacts, catalog, data, prediction
-
-
-def _run_lab(number, out, *flags):
-    module = catalog.load_lab_module(catalog.get_lab(number))
-    assert module.main(["--smoke", "--out", str(out), *flags]) == 0
-    return out / catalog.get_lab(number).name
+from lab_runs import run_smoke
 
 
 def _predict(*argv):
@@ -24,13 +19,13 @@ def _predict(*argv):
 
 @pytest.fixture(scope="module")
 def lab11(tmp_path_factory):
-    return _run_lab("11", tmp_path_factory.mktemp("lab11"))
+    return run_smoke("11", tmp_path_factory.mktemp("lab11"))
 
 
 @pytest.fixture(scope="module")
 def lab10(tmp_path_factory):
     # MobileNetV2 at width 0.35 keeps the test quick; ResNet50 itself is covered by test_models_transfer.
-    return _run_lab("10", tmp_path_factory.mktemp("lab10"), "--base", "mobilenetv2", "--alpha", "0.35")
+    return run_smoke("10", tmp_path_factory.mktemp("lab10"), "--base", "mobilenetv2", "--alpha", "0.35")
 
 
 def test_lab11_outputs_and_report(lab11):
@@ -78,7 +73,7 @@ def test_lab11_model_through_predict_and_gui_logic(lab11, capsys):
 
 
 def test_lab11_mlp_option(tmp_path):
-    folder = _run_lab("11", tmp_path, "--model", "mlp", "--epochs", "2")
+    folder = run_smoke("11", tmp_path, "--model", "mlp", "--epochs", "2")
     record = json.loads((folder / "run.json").read_text())
     assert record["model_type"] == "mlp" and record["outputs_logits"] is False
     from dlcourse.models.mlp import DEEP_FFN_HIDDEN_UNITS

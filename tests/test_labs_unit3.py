@@ -1,6 +1,5 @@
 """Smoke runs of labs 12 and 13 (Unit III), in-process, asserting on their outputs' numbers."""
 
-import csv
 import json
 
 import numpy as np
@@ -8,17 +7,7 @@ import pytest
 
 from dlcourse import artifacts, catalog, cli, data, text_prediction
 from dlcourse.scratch import cells
-
-
-def _run_lab(number, out, *flags):
-    module = catalog.load_lab_module(catalog.get_lab(number))
-    module.main([*flags, "--smoke", "--out", str(out)])
-    return out / catalog.get_lab(number).name
-
-
-def _csv(path):
-    with open(path, newline="") as handle:
-        return list(csv.DictReader(handle))
+from lab_runs import run_smoke
 
 
 @pytest.fixture(scope="module")
@@ -28,11 +17,11 @@ def out(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def lab12(out):
-    return _run_lab("12", out)
+    return run_smoke("12", out)
 
 
 def test_lab12_saves_five_models_and_the_comparison(lab12):
-    rows = {row["model"]: row for row in _csv(lab12 / "comparison.csv")}
+    rows = {row["model"]: row for row in artifacts.read_csv(lab12 / "comparison.csv")}
     assert list(rows) == ["rnn", "lstm", "gru", "bilstm", "birnn"]
     # Smoke sizes: 1000 words x 16-d embedding (16,000) + output unit + the recurrent part (8 units).
     recurrent = {"rnn": cells.rnn_parameter_count(16, 8), "lstm": cells.lstm_parameter_count(16, 8),
@@ -57,7 +46,7 @@ def test_lab12_saved_model_reloads_with_the_reported_accuracy(lab12):
     x_test, y_test = x_test[:64], y_test[:64]  # the smoke run's test slice
     predictions = model.predict(x_test, verbose=0).ravel()
     accuracy = float(np.mean((predictions > 0.5) == y_test))
-    reported = {row["model"]: float(row["test_accuracy"]) for row in _csv(lab12 / "comparison.csv")}
+    reported = {row["model"]: float(row["test_accuracy"]) for row in artifacts.read_csv(lab12 / "comparison.csv")}
     assert accuracy == pytest.approx(reported["bilstm"], abs=1e-3)
     # The saved vocabulary is the embedded reviews' word index with the lab's settings.
     assert vocabulary["word_index"] == data.word_index("reviews")
@@ -76,7 +65,7 @@ def test_lab12_predict_text_uses_the_saved_vocabulary(lab12, capsys):
 
 
 def test_lab13_gradients_clipping_and_series(out):
-    folder = _run_lab("13", out)
+    folder = run_smoke("13", out)
     record = json.loads((folder / "run.json").read_text())
     metrics = record["metrics"]
     assert metrics["bptt_max_relative_error"] <= 1e-6
@@ -87,14 +76,14 @@ def test_lab13_gradients_clipping_and_series(out):
 
     # Vanishing: the open-gate LSTM keeps far more of the gradient at t = 1 than Keras' default LSTM.
     assert metrics["gradient_ratio_lstm_open_gate"] > 10 * metrics["gradient_ratio_lstm"]
-    norms = _csv(folder / "gradient_norms.csv")
+    norms = artifacts.read_csv(folder / "gradient_norms.csv")
     assert len(norms) == 30  # --smoke shortens the task to 30 steps
     first, last = norms[0], norms[-1]
     assert float(first["numpy_radius_0.5"]) < 1e-6 * float(last["numpy_radius_0.5"])  # vanishing
     assert float(first["numpy_radius_3.0"]) > 10 * float(last["numpy_radius_3.0"])  # exploding
     assert (folder / "gradient_norms.png").stat().st_size > 10_000
 
-    exploding = _csv(folder / "exploding.csv")
+    exploding = artifacts.read_csv(folder / "exploding.csv")
     gradient_norms = [float(row["gradient_norm"]) for row in exploding]
     assert gradient_norms == sorted(gradient_norms)  # grows with the spectral radius of W_hh
     assert float(exploding[-1]["gradient_norm"]) > 1e3 * float(exploding[0]["gradient_norm"])  # ρ = 3 vs 0.5
@@ -103,14 +92,14 @@ def test_lab13_gradients_clipping_and_series(out):
     assert not np.isfinite(metrics["final_loss_no_clipping"])
     assert np.isfinite(metrics["final_loss_clipnorm"]) and np.isfinite(metrics["final_loss_global_clipnorm"])
 
-    parameters = _csv(folder / "parameter_counts.csv")
+    parameters = artifacts.read_csv(folder / "parameter_counts.csv")
     example = next(row for row in parameters if (row["d_x"], row["d_h"]) == ("10", "20"))
     assert (int(example["rnn"]), int(example["lstm"]), int(example["lstm_minus_rnn"])) == (620, 2480, 1860)
     for row in parameters:
         for key in ("rnn", "lstm", "gru_classic", "gru"):
             assert row[key] == row[f"{key}_keras"]
 
-    series = {row["model"]: row for row in _csv(folder / "sliding_window_vs_rnn.csv")}
+    series = {row["model"]: row for row in artifacts.read_csv(folder / "sliding_window_vs_rnn.csv")}
     assert set(series) == {"last_value", "window_mlp", "series_rnn"}
     assert (int(series["window_mlp"]["parameters"]), int(series["series_rnn"]["parameters"])) == (705, 1121)
     assert all(np.isfinite(float(row["test_mse"])) for row in series.values())

@@ -10,22 +10,16 @@ import sys
 import pytest
 
 from dlcourse import catalog
-from dlcourse.errors import UserError
+from lab_runs import run_smoke
 
 SCORE_KEYS = {"frechet_classifier_distance", "classifier_score", "classifier_score_real"}
 LOSS_KEYS = {"d_loss", "g_loss", "real_score", "fake_score"}
 
 
-def _run_lab(number, out, *flags):
-    module = catalog.load_lab_module(catalog.get_lab(number))
-    module.main(["--smoke", "--out", str(out), *flags])
-    return catalog.get_lab(number).name
-
-
 @pytest.fixture(scope="module")
 def lab_outputs(tmp_path_factory):
     out = tmp_path_factory.mktemp("unit4")
-    return {number: out / _run_lab(number, out) for number in ("14", "15")}
+    return {number: run_smoke(number, out) for number in ("14", "15")}
 
 
 def _record(folder):
@@ -89,7 +83,9 @@ def test_saved_generators_load_in_a_fresh_process(lab_outputs):
     assert "SHAPES (3, 28, 28, 1) (4, 28, 28, 1) True True" in result.stdout
 
 
-def test_bad_real_label_is_a_user_error(tmp_path):
-    with pytest.raises(UserError, match="real-label"):
-        _run_lab("14", tmp_path, "--real-label", "1.5")
-    assert not (tmp_path / "14_dcgan").exists()  # nothing half-written
+def test_bad_real_label_is_a_flag_error_and_writes_nothing(tmp_path, capsys):
+    with pytest.raises(SystemExit) as stopped:
+        run_smoke("14", tmp_path, "--real-label", "1.5")
+    assert stopped.value.code == 2
+    assert "--real-label: must be in (0, 1]" in capsys.readouterr().err
+    assert list(tmp_path.iterdir()) == []

@@ -24,6 +24,8 @@ gradients over replicas). Unit V's adversarial autoencoder reuses these function
 conventions.
 """
 
+import argparse
+
 import keras
 import numpy as np
 import tensorflow as tf
@@ -44,6 +46,28 @@ __all__ = [
 
 EPSILON = 1e-7  # probabilities are clipped to [EPSILON, 1 - EPSILON] before the log, as Keras does
 GENERATOR_LOSSES = ("non_saturating", "minimax")
+
+
+def add_training_arguments(parser, *, score_samples=2000):
+    """The flags labs 14, 15 (and any GAN lab) share: latent size, Adam rate, loss, label smoothing."""
+    from dlcourse import training
+
+    def real_label(text):
+        value = training.positive_float(text)
+        if value > 1.0:
+            raise argparse.ArgumentTypeError(f"must be in (0, 1] (0.9 = one-sided label smoothing), got {text!r}")
+        return value
+
+    parser.add_argument("--latent-dim", type=training.positive_int, default=100)
+    parser.add_argument("--learning-rate", type=training.positive_float, default=2e-4,
+                        help="Adam learning rate of both networks (DCGAN paper: 2e-4, beta_1 = 0.5)")
+    parser.add_argument("--generator-loss", choices=GENERATOR_LOSSES, default="non_saturating",
+                        help="non_saturating: -log D(G(z)) (notes 001/002); minimax: log(1 - D(G(z))) (003)")
+    parser.add_argument("--real-label", type=real_label, default=1.0,
+                        help="D's target for real images; 0.9 = the handbook's one-sided label smoothing")
+    parser.add_argument("--score-samples", type=training.positive_int, default=score_samples,
+                        help="generated and real test images used for the scores")
+    return parser
 
 
 def _flat(scores):
