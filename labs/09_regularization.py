@@ -32,6 +32,7 @@ import sys
 
 import keras
 import numpy as np
+from sklearn.model_selection import train_test_split
 
 from dlcourse import artifacts, augmentation, data, normalization, training
 from dlcourse.errors import report_user_errors
@@ -92,12 +93,6 @@ def _canonical(options):
                          "augment": "none", **options}.items(), key=lambda item: item[0]))
 
 
-def _split(x, y, fraction, seed):
-    order = np.random.default_rng(seed).permutation(len(x))
-    cut = len(x) - max(1, int(round(len(x) * fraction)))
-    return (x[order[:cut]], y[order[:cut]]), (x[order[cut:]], y[order[cut:]])
-
-
 def _curves(histories):
     figure, axes = artifacts.new_figure(1, len(histories), squeeze=False)
     for axis, (experiment, runs) in zip(axes[0], histories.items()):
@@ -134,7 +129,8 @@ def main(argv=None):
             x_train, y_train, x_test, y_test = x_train[:160], y_train[:160], x_test[:64], y_test[:64]
         elif args.train_size:
             x_train, y_train = x_train[:args.train_size], y_train[:args.train_size]
-        train, validation = _split(x_train, y_train, 0.1, args.seed)
+        x_fit, x_val, y_fit, y_val = train_test_split(x_train, y_train, test_size=0.1, random_state=args.seed)
+        train, validation = (x_fit, y_fit), (x_val, y_val)
         split = (train, validation, (x_test, y_test))
         num_classes = len(data.class_names(run.dataset))
 

@@ -22,6 +22,7 @@ Run: ``dlcourse run 10`` (flowers, downloads 218 MiB of photos and 90 MiB of Ima
 import sys
 
 import numpy as np
+from sklearn.model_selection import train_test_split
 
 from dlcourse import training
 from dlcourse.errors import report_user_errors
@@ -49,13 +50,6 @@ def _parser():
     parser.add_argument("--fine-tune-learning-rate", type=training.positive_float, default=1e-5,
                         help="Adam learning rate of phase 2 (default 1e-5, the notes')")
     return parser
-
-
-def _split(x, y, seed, fraction=0.1):
-    """A seeded train/validation split (the validation set watches both phases)."""
-    order = np.random.default_rng(seed).permutation(len(x))
-    count = max(1, int(round(fraction * len(x))))
-    return (x[order[count:]], y[order[count:]]), (x[order[:count]], y[order[:count]])
 
 
 def _batches(x, y, size, batch_size, seed, shuffle):
@@ -101,7 +95,8 @@ def main(argv=None):
         if args.smoke:
             x_train, y_train, x_test, y_test = x_train[:96], y_train[:96], x_test[:48], y_test[:48]
         class_names = data.class_names(run.dataset)
-        (x_train, y_train), (x_val, y_val) = _split(x_train, y_train, args.seed)
+        # validation split of the training data: it watches both phases
+        x_train, x_val, y_train, y_val = train_test_split(x_train, y_train, test_size=0.1, random_state=args.seed)
         train = _batches(x_train, y_train, size, args.batch_size, args.seed, shuffle=True)
         validation = _batches(x_val, y_val, size, args.batch_size, args.seed, shuffle=False)
         test = _batches(x_test, y_test, size, args.batch_size, args.seed, shuffle=False)

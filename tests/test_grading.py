@@ -117,9 +117,10 @@ def test_class_is_graded_with_the_right_verdicts(classroom, capsys):
     assert "[" in capsys.readouterr().err  # the progress bar
 
 
-def test_check_prints_what_loses_points(tmp_path, capsys):
+def test_check_prints_what_loses_points(tmp_path, capsys, monkeypatch):
     write_lab02(tmp_path / "saved_models", xnor=hand_set_mlp("xor"))
-    assert cli.main(["check", str(tmp_path / "saved_models")]) == 0
+    monkeypatch.chdir(tmp_path)  # a student runs `dlcourse check` with a relative folder
+    assert cli.main(["check", "saved_models"]) == 0
     out = capsys.readouterr().out
     assert "lab 02_xor_mlp: 8 / 11 points" in out
     assert "[-3 pts] xnor_mlp.h5: truth_table" in out

@@ -35,6 +35,10 @@ def run_in_sandbox(request, *, timeout=DEFAULT_TIMEOUT_SECONDS, memory_mb=DEFAUL
     The result always has ``"ok"``; when the worker fails, ``"error"`` says why in words a student
     understands (time limit, memory limit, crash).
     """
+    # The worker runs in its own scratch folder: hand it absolute paths.
+    request = {**request, "model_path": str(pathlib.Path(request["model_path"]).resolve())}
+    if request.get("data_dir"):
+        request["data_dir"] = str(pathlib.Path(request["data_dir"]).resolve())
     with tempfile.TemporaryDirectory(prefix="dlcourse-sandbox-") as folder:
         request_path = pathlib.Path(folder) / "request.json"
         result_path = pathlib.Path(folder) / "result.json"
