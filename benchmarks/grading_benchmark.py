@@ -24,6 +24,7 @@ from dlcourse import cli  # noqa: E402
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--students", type=int, default=4)
+    parser.add_argument("--jobs", type=int, default=1, help="students graded at the same time")
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory() as folder:
         folder = pathlib.Path(folder)
@@ -39,9 +40,10 @@ def main(argv=None):
                     path.unlink() if path.is_file() else path.rmdir()
                 student.rmdir()
         started = time.perf_counter()
-        code = cli.main(["grade", str(submissions), "--out", str(folder / "report"), "--labs", "02"])
+        code = cli.main(["grade", str(submissions), "--out", str(folder / "report"), "--labs", "02",
+                         "--jobs", str(args.jobs)])
         seconds = time.perf_counter() - started
-    print(f"graded {args.students} submissions (2 models each) in {seconds:.1f} s: "
+    print(f"graded {args.students} submissions (2 models each, {args.jobs} at a time) in {seconds:.1f} s: "
           f"{seconds / args.students:.2f} s per submission, {seconds / (2 * args.students):.2f} s per model")
     return code
 

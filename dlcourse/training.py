@@ -169,7 +169,8 @@ class LabRun:
             if early_stopping is not None:
                 options = {"monitor": "val_loss", "restore_best_weights": True, **early_stopping}
                 run_callbacks.append(keras.callbacks.EarlyStopping(**options))
-            fit_kwargs.setdefault("verbose", 2 if not getattr(self.args, "smoke", False) else 0)
+            # a progress bar per epoch for real runs ("auto"); silence for the seconds-long smoke runs
+            fit_kwargs.setdefault("verbose", 0 if getattr(self.args, "smoke", False) else "auto")
             if hasattr(x, "element_spec"):  # tf.data shuffles in its own pipeline; Keras would warn
                 fit_kwargs.setdefault("shuffle", False)
             started = time.perf_counter()

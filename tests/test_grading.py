@@ -1,6 +1,6 @@
 """Grading: static model checks, safe zip extraction, the sandbox, and a generated class of submissions.
 
-The class: a good student, one missing files, one with a truncated .h5, one with a Lambda layer, one
+The class: good students (one made by running lab 02 with --smoke), one missing files, one with a truncated .h5, one with a Lambda layer, one
 with the wrong architecture, a zip with '../' and absolute entries, and one whose model exhausts
 memory when loaded. Each gets the right verdict, the run completes, nothing is written outside REPORT.
 """
@@ -16,6 +16,7 @@ import pytest
 
 from dlcourse import artifacts, cli
 from dlcourse.grading import engine, inspect_model, manifest, sandbox, submissions
+from lab_runs import run_smoke
 
 XOR_WEIGHTS = {"xor": 1.0, "xnor": -1.0}
 
@@ -64,7 +65,8 @@ def memory_bomb(path):
 def classroom(tmp_path_factory):
     root = tmp_path_factory.mktemp("class")
     good = root / "submissions"
-    write_lab02(good / "alice" / "saved_models")                                   # good
+    write_lab02(good / "alice" / "saved_models")                                   # good, by hand
+    run_smoke("02", good / "ivan" / "saved_models")                                 # good, by the lab
     (good / "bob" / "saved_models").mkdir(parents=True)                              # missing files
     lab = write_lab02(good / "carol")                                               # truncated .h5
     data = (lab / "xor_mlp.h5").read_bytes()
@@ -89,13 +91,13 @@ def test_class_is_graded_with_the_right_verdicts(classroom, capsys):
     report = classroom / "report"
     before = sorted(p for p in classroom.parent.rglob("*") if not p.is_relative_to(report))
     assert cli.main(["grade", str(classroom / "submissions"), "--out", str(report), "--labs", "02",
-                     "--gradescope", "--memory-mb", "4096"]) == 0
+                     "--gradescope", "--memory-mb", "4096", "--jobs", "2"]) == 0
     rows = {row["student"]: row for row in csv.DictReader(open(report / "grades.csv"))}
-    assert set(rows) == {"alice", "bob", "carol", "dave", "erin", "frank", "grace", "heidi"}
+    assert set(rows) == {"alice", "bob", "carol", "dave", "erin", "frank", "grace", "heidi", "ivan"}
     maximum = manifest.max_points(manifest.load_manifest("02_xor_mlp"))
     assert maximum == 11
     points = {student: float(row["total"]) for student, row in rows.items()}
-    assert points["alice"] == points["heidi"] == 11
+    assert points["alice"] == points["heidi"] == points["ivan"] == 11
     assert points["bob"] == 0
     assert points["carol"] == 6      # the truncated xor_mlp.h5 is refused: its 5 points lost
     assert points["dave"] == 6       # the Lambda model is never loaded

@@ -6,12 +6,15 @@ and a memory limit. One broken or hostile submission never stops the others, and
 outside REPORT.
 """
 
+import concurrent.futures
+import os
 import pathlib
 import sys
 import tempfile
 import time
 
 from dlcourse.errors import UserError
+from dlcourse.training import positive_int
 from dlcourse.grading import check, engine, report, submissions
 
 
@@ -21,6 +24,9 @@ def configure_parser(parser):
     parser.add_argument("--labs", nargs="+", default=None, help="labs to grade (default: every lab)")
     parser.add_argument("--gradescope", action="store_true",
                         help="also write gradescope/<student>/results.json in Gradescope's format")
+    parser.add_argument("--jobs", type=positive_int, default=max(1, min(4, (os.cpu_count() or 2) // 2)),
+                        help="students graded at the same time, each model still in its own limited "
+                             "process (default %(default)s; each needs ~1 GB of memory)")
     check.add_limit_arguments(parser)
 
 
@@ -40,6 +46,11 @@ def grade_submission(submission, labs, data_dir, limits):
             return [engine.grade_lab(pathlib.Path(scratch) / "empty", lab) for lab in labs], reason
 
 
+def _timed(function, *args):
+    began = time.perf_counter()
+    return function(*args), time.perf_counter() - began
+
+
 def unique_names(found):
     seen = {}
     for submission in found:
@@ -57,18 +68,24 @@ def command(args):
         raise UserError(f"no student folders or .zip files in {args.submissions}")
     labs = check.selected_labs(args.labs)
     limits = check.limits_from(args)
-    results = []
     started = time.perf_counter()
-    for index, (student, submission) in enumerate(unique_names(found), 1):
-        began = time.perf_counter()
-        verdicts, refused = grade_submission(submission, labs, args.data_dir, limits)
-        results.append((student, verdicts, refused))
-        points = sum(v.points for v in verdicts)
-        maximum = sum(v.max_points for v in verdicts)
-        width = 30
-        done = int(width * index / len(found))
-        print(f"[{'#' * done}{'.' * (width - done)}] {index}/{len(found)} {student}: {points:g}/{maximum:g}"
-              f"{' (refused)' if refused else ''} in {time.perf_counter() - began:.1f}s", file=sys.stderr, flush=True)
+    named = list(unique_names(found))
+    results = {}
+    # Threads only wait on the sandbox processes, so they are enough to grade students in parallel.
+    with concurrent.futures.ThreadPoolExecutor(max_workers=args.jobs) as pool:
+        futures = {pool.submit(_timed, grade_submission, submission, labs, args.data_dir, limits): student
+                   for student, submission in named}
+        for index, future in enumerate(concurrent.futures.as_completed(futures), 1):
+            student = futures[future]
+            (verdicts, refused), seconds = future.result()
+            results[student] = (student, verdicts, refused)
+            points = sum(v.points for v in verdicts)
+            maximum = sum(v.max_points for v in verdicts)
+            width = 30
+            done = int(width * index / len(named))
+            print(f"[{'#' * done}{'.' * (width - done)}] {index}/{len(named)} {student}: {points:g}/{maximum:g}"
+                  f"{' (refused)' if refused else ''} in {seconds:.1f}s", file=sys.stderr, flush=True)
+    results = [results[student] for student, _ in named]
     report.write_reports(out, results, labs, gradescope=args.gradescope)
     print(f"graded {len(results)} submissions in {time.perf_counter() - started:.1f}s; report in {out}/ "
           "(grades.csv, grades.json, feedback/)")
