@@ -4,6 +4,7 @@ The numbers are part of the contract (DESIGN.md, "Labs"): tests, grading manifes
 refer to them. Each lab is a thin script ``labs/NN_slug.py`` with a ``main(argv=None)``.
 """
 
+import ast
 import dataclasses
 import importlib.util
 import pathlib
@@ -37,6 +38,13 @@ class Lab:
     @property
     def available(self):
         return self.script.is_file()
+
+    @property
+    def docstring(self):
+        """The lab script's docstring (what it teaches and what to observe), or ``None``."""
+        if not self.available:
+            return None
+        return ast.get_docstring(ast.parse(self.script.read_text(encoding="utf-8")))
 
 
 LABS = (

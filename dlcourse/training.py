@@ -48,7 +48,8 @@ def lab_parser(number, *, epochs, batch_size, description=None, datasets=None):
     """
     lab = catalog.get_lab(number)
     parser = argparse.ArgumentParser(
-        prog=f"dlcourse run {lab.number}", description=description or f"Lab {lab.number}: {lab.title}",
+        prog=f"dlcourse run {lab.number}",
+        description=description or lab.docstring or f"Lab {lab.number}: {lab.title}",
         formatter_class=argparse.RawDescriptionHelpFormatter)
     choices = list(dict.fromkeys([*(datasets or [lab.dataset]), "sample"]))
     common = parser.add_argument_group("common lab flags")

@@ -53,3 +53,12 @@ def test_console_script_is_installed():
     result = subprocess.run(["dlcourse", "run", "nope"], capture_output=True, text=True)
     assert result.returncode == 2
     assert "unknown lab 'nope'" in result.stderr
+
+
+def test_lab_help_shows_what_the_lab_teaches(capsys):
+    with pytest.raises(SystemExit) as stopped:
+        cli.main(["run", "01", "--help"])
+    assert stopped.value.code == 0
+    out = capsys.readouterr().out
+    assert catalog.get_lab("01").docstring.splitlines()[0] in out
+    assert "--smoke" in out and "--strategy" in out
