@@ -95,8 +95,10 @@ def check_answer(predictions, true_class, class_names):
 
 
 def _image_input(model):
-    """``(height, width, channels, flatten)`` the model's single input needs, or raise UserError."""
-    shape = tuple(model.inputs[0].shape[1:]) if len(model.inputs) == 1 else ()
+    """``(height, width, channels, flatten)`` the model's single input needs, or ``None``."""
+    if len(model.inputs) != 1 or "int" in str(model.inputs[0].dtype):  # integer input: word indices
+        return None
+    shape = tuple(model.inputs[0].shape[1:])
     if len(shape) == 3 and shape[-1] in (1, 3) and None not in shape:
         return shape[0], shape[1], shape[2], False
     if len(shape) == 2 and None not in shape:  # (height, width) grey
@@ -136,6 +138,9 @@ class Predictor:
     def __init__(self, model, class_names=None, pixel_scale=None):
         image_input = _image_input(model)
         outputs = model.outputs
+        if image_input is not None and len(outputs) == 1 \
+                and outputs[0].shape[-1] == math.prod(model.inputs[0].shape[1:]):
+            image_input = None  # one output per input value: a reconstruction (autoencoder), not classes
         if image_input is None or len(outputs) != 1 or len(outputs[0].shape) != 2 \
                 or not outputs[0].shape[-1] or outputs[0].shape[-1] < 2:
             raise UserError(

@@ -41,6 +41,22 @@ positive_float = _number(float, 0.0, allow_equal=False)
 nonnegative_float = _number(float, 0.0, allow_equal=True)
 
 
+def fraction(text):
+    """A share strictly between 0 and 1 (``--validation-split``)."""
+    value = positive_float(text)
+    if value >= 1:
+        raise argparse.ArgumentTypeError(f"must be below 1, got {text!r}")
+    return value
+
+
+def rate(text):
+    """A rate in [0, 1) (``--dropout-rate``, a masking fraction)."""
+    value = nonnegative_float(text)
+    if value >= 1:
+        raise argparse.ArgumentTypeError(f"must be below 1, got {text!r}")
+    return value
+
+
 def lab_parser(number, *, epochs, batch_size, description=None, datasets=None):
     """An ``argparse`` parser with the flags every lab accepts, defaults set for lab ``number``.
 

@@ -1,8 +1,9 @@
 """Lab 05 — activation functions and pooling (Unit II, "Activation functions" and "Types of pooling layers").
 
 Computes sigmoid, tanh, ReLU, Leaky ReLU (alpha 0.01, the notes' text), ELU (alpha 1), softmax and
-Maxout with their derivatives, checks every derivative against Keras' activation under
-``tf.GradientTape``, and works the notes' pooling example [[2, 4], [1, 3]] and a 4x4 feature map
+Maxout with their derivatives, checks each derivative but Maxout's (a layer with weights,
+``dlcourse.layers.Maxout``; only plotted here) against Keras' activation under ``tf.GradientTape``
+(softmax: its Jacobian), and works the notes' pooling example [[2, 4], [1, 3]] and a 4x4 feature map
 with 2x2 / stride-2 max, average and min pooling (``MinPooling2D``: Keras has none) and global pooling.
 
 What to observe:

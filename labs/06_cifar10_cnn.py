@@ -32,7 +32,7 @@ def main(argv=None):
     parser = training.lab_parser("06", epochs=10, batch_size=32)  # the listing uses Keras' default 32
     parser.add_argument("--learning-rate", type=training.positive_float, default=1e-3,
                         help="Adam learning rate (default: Keras' 1e-3, the listing's 'adam')")
-    parser.add_argument("--validation-split", type=training.positive_float, default=0.1,
+    parser.add_argument("--validation-split", type=training.fraction, default=0.1,
                         help="fraction of the training set held out for validation (default 0.1)")
     args = training.parse_lab_args(parser, argv)
     with training.LabRun("06", args) as run:

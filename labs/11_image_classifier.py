@@ -38,11 +38,11 @@ def _parser():
                                  datasets=["fashion_mnist", "mnist", "cifar10"])
     parser.add_argument("--model", choices=["cnn", "mlp"], default="cnn",
                         help="option 1: CNN (default); option 2: MLP on flattened images")
-    parser.add_argument("--dropout-rate", type=training.nonnegative_float, default=0.5,
+    parser.add_argument("--dropout-rate", type=training.rate, default=0.5,
                         help="Dropout rate (default 0.5)")
     parser.add_argument("--patience", type=training.positive_int, default=3,
                         help="EarlyStopping patience in epochs on val_loss (default 3)")
-    parser.add_argument("--validation-split", type=training.positive_float, default=0.1,
+    parser.add_argument("--validation-split", type=training.fraction, default=0.1,
                         help="share of the training set held out for validation (default 0.1)")
     parser.add_argument("--learning-rate", type=training.positive_float, default=1e-3,
                         help="Adam learning rate (default 1e-3)")
@@ -88,7 +88,8 @@ def _report_text(result):
 
 
 def main(argv=None):
-    args = training.parse_lab_args(_parser(), argv)
+    parser = _parser()
+    args = training.parse_lab_args(parser, argv)
     import keras
 
     from dlcourse import artifacts, data, evaluation

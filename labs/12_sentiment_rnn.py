@@ -66,8 +66,11 @@ def main(argv=None):
     parser.add_argument("--units", type=training.positive_int, default=64, help="units per direction")
     parser.add_argument("--num-layers", type=training.positive_int, default=1, help="stacked recurrent layers")
     parser.add_argument("--learning-rate", type=training.positive_float, default=1e-3, help="Adam learning rate")
-    parser.add_argument("--validation-split", type=training.positive_float, default=0.2)
+    parser.add_argument("--validation-split", type=training.fraction, default=0.2,
+                        help="fraction of the training reviews held out for validation, in (0, 1)")
     args = training.parse_lab_args(parser, argv)
+    if args.validation_split >= 1:  # Keras would train on a nonsense split without complaint
+        parser.error(f"argument --validation-split: must be < 1, got {args.validation_split:g}")
     size = SAMPLE_SIZE if args.dataset == "sample" else FULL_SIZE
     num_words = args.num_words or size["num_words"]
     sequence_length = args.sequence_length or size["sequence_length"]

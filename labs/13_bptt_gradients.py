@@ -66,6 +66,9 @@ def main(argv=None):
     if args.smoke:
         args.sequence_length, args.units = min(args.sequence_length, 30), min(args.units, 8)
         args.clipping_steps, args.series_length = min(args.clipping_steps, 8), min(args.series_length, 300)
+    if args.series_length - args.window < 10:  # too few windows to split into training and test sets
+        parser.error(f"argument --window: must be at least 10 less than the series length "
+                     f"({args.series_length}{' with --smoke' if args.smoke else ''}), got {args.window}")
 
     with training.LabRun("13", args) as run:
         metrics = {}

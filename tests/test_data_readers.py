@@ -232,3 +232,50 @@ def test_unknown_names_options_and_splits(isolated):
         data.load("digits", split="validation")
     with pytest.raises(ValueError, match="image_size"):
         data.load("mnist", image_size=(8, 8))
+
+
+def test_flowers_copy_beside_a_shared_archive_is_reused(isolated, tmp_path, monkeypatch):
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    write_flowers(shared, per_class=5)
+    pin(monkeypatch, "flowers", shared)
+    monkeypatch.setenv("DLCOURSE_DATA", str(shared))
+    x, _ = data.load("flowers", image_size=(8, 8))  # extracted into the shared folder
+    assert (shared / "flower_photos" / readers.FLOWERS_STAMP).is_file()
+
+    def read_only(*args, **kwargs):
+        raise PermissionError(13, "Permission denied")
+    monkeypatch.setattr(readers.tempfile, "mkdtemp", read_only)
+    # a student's own --data-dir: the stamped copy beside the archive is used, nothing extracted
+    again, _ = data.load("flowers", data_dir=isolated, image_size=(8, 8))
+    np.testing.assert_array_equal(again, x)
+    assert list(isolated.iterdir()) == []
+    (shared / "flower_photos" / readers.FLOWERS_STAMP).write_text("other archive")
+    with pytest.raises(UserError, match="cannot extract .* point --data-dir or DLCOURSE_DATA"):
+        data.load("flowers", data_dir=isolated, image_size=(4, 4))
+
+
+@pytest.mark.parametrize("name, filename, payload", [
+    ("mnist", "mnist.npz", b"PK\x03\x04 truncated"),
+    ("mnist", "mnist.npz", b"not a zip at all"),
+    ("fashion_mnist", "train-images-idx3-ubyte.gz", gzip.compress(b"\0\0\x08\x03" + b"\0" * 8)[:-6]),
+    ("imdb", "imdb.npz", b"PK\x03\x04 truncated"),
+    ("cifar10", "cifar-10-python.tar.gz", gzip.compress(b"not a tar"))])
+def test_unreadable_files_used_unverified_are_one_clear_error(isolated, monkeypatch, capsys, name,
+                                                              filename, payload):
+    for remote in REGISTRY[name].files:
+        (isolated / remote.name).write_bytes(b"")
+    write_fashion(isolated) if name == "fashion_mnist" else None
+    (isolated / filename).write_bytes(payload)
+    monkeypatch.setenv("DLCOURSE_VERIFY", "0")  # an instructor's subset: readers see bad bytes
+    with pytest.raises(UserError, match=f"{filename} could not be read"):
+        data.load(name, data_dir=isolated)
+    assert f"DLCOURSE_VERIFY=0: using {isolated / filename}" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("payload", [b"{bad json", b"[1, 2]", b"\xff\xfe"])
+def test_bad_word_index_is_one_clear_error(isolated, monkeypatch, payload):
+    (isolated / "imdb_word_index.json").write_bytes(payload)
+    monkeypatch.setenv("DLCOURSE_VERIFY", "0")
+    with pytest.raises(UserError, match="imdb_word_index.json could not be read"):
+        data.word_index("imdb", data_dir=isolated)

@@ -27,12 +27,13 @@ def test_losses_at_the_nash_equilibrium():
 
 
 def test_losses_for_a_confident_discriminator():
-    # D(x) = 0.9, D(G(z)) = 0.1: J_D = -(ln 0.9 + ln 0.9) = 0.2107, J_G = -ln 0.1 = 2.3026.
+    # D(x) = 0.9, D(G(z)) = 0.1: J_D = -(ln 0.9 + ln 0.9) = 0.210721, J_G = -ln 0.1 = 2.302585
+    # (inventory 001-004, 1.4; float32 arithmetic, so 1e-6 relative).
     real, fake = np.full((4, 1), 0.9), np.full((4, 1), 0.1)
-    assert _mean(discriminator_loss(real, fake)) == pytest.approx(0.2107, abs=5e-5)
-    assert _mean(generator_loss(fake)) == pytest.approx(2.3026, abs=5e-5)
-    # The minimax term log(1 - D(G(z))) = ln 0.9 = -0.1054: already near its floor, G barely learns.
-    assert _mean(generator_loss(fake, kind="minimax")) == pytest.approx(-0.1054, abs=5e-5)
+    assert _mean(discriminator_loss(real, fake)) == pytest.approx(0.210721, rel=1e-6, abs=5e-7)
+    assert _mean(generator_loss(fake)) == pytest.approx(2.302585, rel=1e-6)
+    # The minimax term log(1 - D(G(z))) = ln 0.9 = -0.105361: already near its floor, G barely learns.
+    assert _mean(generator_loss(fake, kind="minimax")) == pytest.approx(-0.105361, rel=1e-6, abs=5e-7)
 
 
 def test_one_sided_label_smoothing_moves_only_the_real_target():
@@ -101,7 +102,7 @@ def test_optimal_discriminator_value_is_minus_log4_plus_twice_jsd():
 LATENT, SHAPE = 4, (8, 8, 1)
 
 
-def _tiny_gan(cls=GAN, seed=1, **compile_kwargs):
+def _tiny_gan(cls=GAN, seed=1, optimizer=lambda: keras.optimizers.Adam(1e-2), **compile_kwargs):
     keras.utils.set_random_seed(seed)
     if cls is ConditionalGAN:
         generator = build_cgan_generator(latent_dim=LATENT, num_classes=3, embedding_dim=2, filters=(4, 4, 2),
@@ -112,7 +113,7 @@ def _tiny_gan(cls=GAN, seed=1, **compile_kwargs):
         generator = build_mlp_generator(latent_dim=LATENT, units=(8,), image_shape=SHAPE)
         discriminator = build_mlp_discriminator(units=(8,), image_shape=SHAPE)
     gan = cls(generator, discriminator, seed=3)
-    gan.compile(keras.optimizers.Adam(1e-2), keras.optimizers.Adam(1e-2), **compile_kwargs)
+    gan.compile(optimizer(), optimizer(), **compile_kwargs)
     return gan
 
 
@@ -164,7 +165,9 @@ def test_compile_rejects_bad_settings():
 
 def _fit(strategy, images, noise, epochs=1):
     with strategy.scope():
-        gan = _tiny_gan()
+        # SGD, not Adam: Adam's step is almost invariant to the gradients' scale, so a per-replica mean
+        # (gradients twice too large on two replicas) would change the weights by only ~1e-5.
+        gan = _tiny_gan(optimizer=lambda: keras.optimizers.SGD(0.5))
     history = gan.fit({"images": images, "noise": noise}, batch_size=8, epochs=epochs, shuffle=False, verbose=0)
     return gan, history.history, [w.numpy() for w in gan.generator.weights + gan.discriminator.weights]
 
@@ -173,7 +176,10 @@ def test_two_replicas_give_the_same_losses_and_weights_as_one(two_cpu_strategy):
     # Global batch 8 = 2 replicas x 4: per-example losses summed / GLOBAL batch on each replica and the
     # gradients summed over replicas must reproduce the one-replica step exactly (same weights, same noise).
     images, noise = _batch(16)
+    fresh = _tiny_gan()
+    initial = [w.numpy() for w in fresh.generator.weights + fresh.discriminator.weights]
     _, single, single_weights = _fit(tf.distribute.get_strategy(), images, noise)
+    assert all(np.abs(a - b).max() > 1e-3 for a, b in zip(single_weights, initial))  # every weight moved
     gan, mirrored, mirrored_weights = _fit(two_cpu_strategy, images, noise)
     assert gan.distribute_strategy.num_replicas_in_sync == 2
     for key in ("d_loss", "g_loss", "real_score", "fake_score"):

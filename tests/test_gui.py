@@ -79,10 +79,28 @@ def test_missing_model_is_a_user_error(tmp_path, capsys):
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="Tk needs $DISPLAY only on X11")
 def test_no_display_is_a_user_error(model_path, monkeypatch, capsys):
+    pytest.importorskip("tkinter")  # without Tk the error is "no Tkinter", tested below
     monkeypatch.delenv("DISPLAY", raising=False)
     assert gui.command(_args(model_path)) == 2
     err = capsys.readouterr().err
     assert "cannot open a window" in err and "dlcourse predict" in err
+
+
+def test_no_tkinter_is_a_user_error(model_path, monkeypatch, capsys):
+    import builtins
+
+    real_import = builtins.__import__
+
+    def no_tkinter(name, *args, **kwargs):
+        if name == "tkinter" or name.startswith("tkinter."):
+            raise ImportError("No module named 'tkinter'")
+        return real_import(name, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "__import__", no_tkinter)
+    assert gui.command(_args(model_path)) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: this Python has no Tkinter") and "python3-tk" in err
+    assert len(err.strip().splitlines()) == 1 and "Traceback" not in err
 
 
 def test_window_shows_image_predictions_and_verdict(display, model_path, image_path, tmp_path):

@@ -5,9 +5,10 @@ import re
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 
-from dlcourse import artifacts, catalog
+from dlcourse import artifacts, catalog, data
 from dlcourse.augmentation import LISTING_II_C
 from lab_runs import run_smoke
 
@@ -46,11 +47,14 @@ def test_lab06_cifar10_cnn(out, capsys):
     record = json.loads((folder / "run.json").read_text())
     assert record["parameters"] == 122_954 and record["non_trainable_parameters"] == 192
     assert record["dataset"]["name"] == "shapes"
-    assert 0.0 <= record["metrics"]["test_accuracy"] <= 1.0
     history = artifacts.read_csv(folder / "history.csv")
     assert len(history) == 1 and "val_accuracy" in history[0]  # validated on a training split
     model = artifacts.load_model(folder / "cnn_cifar10_model.h5")
     assert model.count_params() == 122_954 and model.output.shape[-1] == 10
+    # The recorded test accuracy is the saved model's on the smoke run's 128 test images.
+    x_test, y_test = data.load("shapes", split="test")
+    predictions = np.argmax(model.predict(x_test[:128] / 255.0, verbose=0), axis=-1)
+    assert record["metrics"]["test_accuracy"] == pytest.approx(np.mean(predictions == y_test[:128]), abs=1e-6)
 
 
 def test_lab07_lenet5(out):
@@ -64,6 +68,10 @@ def test_lab07_lenet5(out):
     model = artifacts.load_model(folder / "lenet5.h5")
     assert model.input.shape[1:] == (32, 32, 1)  # the digits were padded from 28x28
     assert (folder / "confusion_matrix.png").is_file()
+    x_test, y_test = data.load("digits", split="test")
+    padded = np.pad(x_test[:128], ((0, 0), (2, 2), (2, 2), (0, 0))) / 255.0
+    predictions = np.argmax(model.predict(padded, verbose=0), axis=-1)
+    assert record["metrics"]["test_accuracy"] == pytest.approx(np.mean(predictions == y_test[:128]), abs=1e-6)
 
 
 def test_lab_models_load_in_a_fresh_process(out):
@@ -108,3 +116,12 @@ def test_lab09_rejects_unknown_experiment(out):
     with pytest.raises(SystemExit) as error:
         module.main(["--experiments", "weight_decay", "--smoke", "--out", str(out)])
     assert error.value.code == 2
+
+
+def test_lab06_rejects_a_validation_split_of_one(tmp_path, capsys):
+    module = catalog.load_lab_module(catalog.get_lab("06"))
+    with pytest.raises(SystemExit) as error:
+        module.main(["--smoke", "--validation-split", "1", "--out", str(tmp_path)])
+    assert error.value.code == 2
+    assert "argument --validation-split: must be below 1" in capsys.readouterr().err
+    assert not (tmp_path / "06_cifar10_cnn").exists()

@@ -120,3 +120,13 @@ def test_lab10_without_imagenet_weights_says_how_to_continue(tmp_path, monkeypat
     assert "resnet50_weights_tf_dim_ordering_tf_kernels_notop.h5" in str(error.value)
     assert "--weights none" in str(error.value)
     assert not list((tmp_path / "out").rglob("*.h5"))  # nothing half-written
+
+
+@pytest.mark.parametrize("flags", [["--validation-split", "1.0"], ["--dropout-rate", "1"]])
+def test_lab11_rejects_out_of_range_fractions(flags, tmp_path, capsys):
+    module = catalog.load_lab_module(catalog.get_lab("11"))
+    with pytest.raises(SystemExit) as error:
+        module.main(["--smoke", "--out", str(tmp_path), *flags])
+    assert error.value.code == 2
+    assert f"argument {flags[0]}: must be below 1" in capsys.readouterr().err
+    assert not (tmp_path / "11_image_classifier").exists()  # nothing half-written

@@ -64,6 +64,22 @@ def test_lab12_predict_text_uses_the_saved_vocabulary(lab12, capsys):
     assert label in ("positive", "negative")
 
 
+def test_lab12_bad_validation_split_is_a_flag_error_and_writes_nothing(tmp_path, capsys):
+    with pytest.raises(SystemExit) as stopped:
+        run_smoke("12", tmp_path, "--validation-split", "1.5")
+    assert stopped.value.code == 2
+    assert "--validation-split: must be < 1" in capsys.readouterr().err
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_lab13_window_longer_than_the_series_is_a_flag_error(tmp_path, capsys):
+    with pytest.raises(SystemExit) as stopped:
+        run_smoke("13", tmp_path, "--window", "295")  # --smoke shortens the series to 300 values
+    assert stopped.value.code == 2
+    assert "--window: must be at least 10 less than the series length (300 with --smoke)" in capsys.readouterr().err
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_lab13_gradients_clipping_and_series(out):
     folder = run_smoke("13", out)
     record = json.loads((folder / "run.json").read_text())

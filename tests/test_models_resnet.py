@@ -111,6 +111,7 @@ def test_cifar_resnet_20_is_the_papers_027m_network():
     assert sum(isinstance(layer, keras.layers.Add) for layer in residual.layers) == 9
     assert not any(isinstance(layer, keras.layers.Add) for layer in plain.layers)
     assert residual.get_layer("cifar_resnet_conv4_block3_out").output.shape[1:] == (8, 8, 64)
+    assert _trainable(build_cifar_resnet(depth=56)) == 853_018  # the paper's "0.85M" (README, lab 08)
 
 
 def test_cifar_resnet_with_projections():

@@ -166,3 +166,13 @@ def test_predict_command_refuses_a_model_that_is_not_a_classifier(tmp_path, caps
     scalar = keras.Model(inputs, keras.layers.Dense(1)(keras.layers.Flatten()(inputs)))
     with pytest.raises(UserError, match="not an image classifier"):
         prediction.Predictor(scalar)
+    # Unit V's dense autoencoder: flat 64 pixels in, 64 out -- a reconstruction, not 64 class scores.
+    flat = keras.Input((64,))
+    dense_autoencoder = keras.Model(flat, keras.layers.Dense(64)(keras.layers.Dense(8)(flat)))
+    with pytest.raises(UserError, match="not an image classifier"):
+        prediction.Predictor(dense_autoencoder)
+    # A sentiment model: integer word indices (256 = 16 x 16 would otherwise pass as a grey image).
+    words = keras.Input((256,), dtype="int32")
+    pooled = keras.layers.GlobalAveragePooling1D()(keras.layers.Embedding(100, 4)(words))
+    with pytest.raises(UserError, match="not an image classifier"):
+        prediction.Predictor(keras.Model(words, keras.layers.Dense(2)(pooled)))

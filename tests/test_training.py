@@ -1,5 +1,6 @@
 """The shared lab runner (dlcourse/training.py): flags, run folder, fit callbacks, run.json."""
 
+import argparse
 import json
 
 import keras
@@ -131,3 +132,10 @@ def test_missing_dataset_offline_is_one_message_and_writes_nothing(tmp_path, cap
     for part in ("cifar-10-python.tar.gz", str(tmp_path / "data"), "https://", "--dataset sample"):
         assert part in error
     assert not (tmp_path / "out").exists()
+
+
+def test_fraction_and_rate_flag_types():
+    assert training.fraction("0.25") == 0.25 and training.rate("0") == 0.0
+    for parse, bad in ((training.fraction, "0"), (training.fraction, "1"), (training.rate, "1.5"), (training.rate, "-0.1")):
+        with pytest.raises(argparse.ArgumentTypeError):
+            parse(bad)

@@ -3,9 +3,10 @@
 - ``list``: every dataset, its files, where each was found (and its size) or "missing", and the
   pinned hash; the embedded datasets.
 - ``verify [NAME]``: hash the files found (all datasets when NAME is omitted) against their pins,
-  even with ``DLCOURSE_VERIFY=0``; exit 2 when one is missing or wrong.
+  even with ``DLCOURSE_VERIFY=0``; exit 2 when a file is wrong, or when a file of the dataset
+  named is missing (without NAME, missing files are listed but are not an error).
 - ``fetch NAME``: download whatever is missing into the data root and verify it (``all`` for
-  every dataset; refuses when ``DLCOURSE_OFFLINE=1``).
+  every dataset; refuses when ``DLCOURSE_OFFLINE=1``); the flowers archive is also extracted.
 """
 
 from dlcourse.data import files, loading
@@ -115,4 +116,6 @@ def _fetch(args):
             except UserError as error:
                 raise UserError(f"{name}: {error}") from error
             print(f"{name}/{remote.name}: {path} ({'verified' if verified else 'unverified'})")
+        if name == "flowers":  # extract once now, so labs can use a shared read-only folder
+            print(f"flowers: extracted in {loading.flowers_folder(args.data_dir)[0]}")
     return 0

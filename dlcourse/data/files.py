@@ -23,6 +23,7 @@ REPO_DATASETS = PACKAGE_PARENT / "datasets"
 KERAS_DATASETS = pathlib.Path("~/.keras/datasets").expanduser()
 
 _HASH_CACHE = {}  # (path, size, mtime_ns, algorithm) -> hex digest
+_UNVERIFIED_NOTED = set()  # paths used unverified (DLCOURSE_VERIFY=0), noted once per process
 _CHUNK = 1 << 20
 
 
@@ -80,9 +81,13 @@ def file_digest(path, algorithm="sha256"):
     key = (str(path), stat.st_size, stat.st_mtime_ns, algorithm)
     if key not in _HASH_CACHE:
         digest = hashlib.new(algorithm)
-        with open(path, "rb") as handle:
-            for chunk in iter(lambda: handle.read(_CHUNK), b""):
-                digest.update(chunk)
+        try:
+            with open(path, "rb") as handle:
+                for chunk in iter(lambda: handle.read(_CHUNK), b""):
+                    digest.update(chunk)
+        except OSError as error:  # e.g. a shared file without read permission
+            raise UserError(f"cannot read {path} ({error.strerror or error}); fix its "
+                            "permissions, or delete it so it is downloaded again") from error
         _HASH_CACHE[key] = digest.hexdigest()
     return _HASH_CACHE[key]
 
@@ -148,6 +153,10 @@ def locate(remote, data_dir=None, *, download=True, verify=None):
             raise missing_error(remote, data_dir, reason=reason)
         return download_file(remote, data_dir), bool(remote.sha256 or remote.md5)
     if not verify:
+        if path not in _UNVERIFIED_NOTED:
+            _UNVERIFIED_NOTED.add(path)
+            print(f"note: DLCOURSE_VERIFY=0: using {path} without checking its checksum",
+                  file=sys.stderr)
         return path, False
     ok, algorithm, expected, actual = check_file(remote, path)
     if ok is False:
@@ -161,6 +170,12 @@ def missing_error(remote, data_dir=None, *, reason):
         f"{remote.name} not found ({reason}); searched: {folders}. Download it from {remote.url} "
         f"into one of those folders (or point --data-dir / DLCOURSE_DATA at a folder that has "
         f"it), or run with --dataset sample to use the embedded stand-in that needs no download")
+
+
+def _umask():
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
 
 
 def _progress_bar(total):
@@ -200,6 +215,7 @@ def download_file(remote, data_dir=None):
                 f"the download of {remote.name} from {remote.url} has {algorithm} {actual}, "
                 f"expected {expected}; it was discarded. Try again later, or copy a good "
                 f"{remote.name} into {root} (or run with --dataset sample)")
+        os.chmod(temporary, 0o666 & ~_umask())  # mkstemp makes it 0600: others could not read it
         os.replace(temporary, target)
         temporary = None
         resolved = target.resolve()

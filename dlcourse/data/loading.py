@@ -117,11 +117,16 @@ def load(name, split="train", data_dir=None, **options):
     return x.copy(), y.copy()
 
 
-def _load_flowers(data_dir, image_size=(224, 224)):
+def flowers_folder(data_dir=None):
+    """``(folder, archive_sha256)``: the extracted ``flower_photos/`` (extracted once if needed)."""
     remote = REGISTRY["flowers"].files[0]
     path, _ = files.locate(remote, data_dir)
     archive_sha256 = files.file_digest(path)  # names the extracted copy (cached per process)
-    folder = readers.extract_flowers(path, files.data_root(data_dir), archive_sha256)
+    return readers.extract_flowers(path, files.data_root(data_dir), archive_sha256), archive_sha256
+
+
+def _load_flowers(data_dir, image_size=(224, 224)):
+    folder, archive_sha256 = flowers_folder(data_dir)
     height, width = image_size
     splits = _read_flowers(str(folder), archive_sha256, (int(height), int(width)))
     return tuple((x.copy(), y.copy()) for x, y in splits)

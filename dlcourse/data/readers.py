@@ -17,6 +17,8 @@ import pathlib
 import pickle
 import tarfile
 import tempfile
+import zipfile
+import zlib
 
 import numpy as np
 
@@ -44,7 +46,8 @@ def restricted_load(handle, **kwargs):
     return RestrictedUnpickler(handle, **kwargs).load()
 
 
-def _corrupt(path, error):
+def corrupt_file_error(path, error):
+    """The :class:`UserError` for a dataset file that exists but cannot be parsed."""
     return UserError(f"{path} could not be read ({error}); delete it so it is fetched again, "
                      "or run with --dataset sample")
 
@@ -54,8 +57,8 @@ def read_mnist_npz(path):
     try:
         with np.load(path, allow_pickle=False) as archive:
             arrays = {key: archive[key] for key in ("x_train", "y_train", "x_test", "y_test")}
-    except (OSError, KeyError, ValueError) as error:
-        raise _corrupt(path, error) from error
+    except (OSError, EOFError, KeyError, ValueError, zipfile.BadZipFile, zlib.error) as error:
+        raise corrupt_file_error(path, error) from error
     return ((_images(arrays["x_train"]), _labels(arrays["y_train"])),
             (_images(arrays["x_test"]), _labels(arrays["y_test"])))
 
@@ -67,15 +70,16 @@ def read_idx(path):
     try:
         with opener(path, "rb") as handle:
             data = handle.read()
-    except (OSError, EOFError) as error:
-        raise _corrupt(path, error) from error
+    except (OSError, EOFError, zlib.error) as error:
+        raise corrupt_file_error(path, error) from error
     if len(data) < 4 or data[0] != 0 or data[1] != 0 or data[2] != 0x08:
-        raise _corrupt(path, "not an unsigned-byte IDX file")
+        raise corrupt_file_error(path, "not an unsigned-byte IDX file")
     ndim = data[3]
     header = 4 + 4 * ndim
     shape = tuple(int.from_bytes(data[4 + 4 * i:8 + 4 * i], "big") for i in range(ndim))
     if len(data) - header != int(np.prod(shape)):
-        raise _corrupt(path, f"IDX header says {shape} but the file has {len(data) - header} bytes")
+        raise corrupt_file_error(
+            path, f"IDX header says {shape} but the file has {len(data) - header} bytes")
     return np.frombuffer(data, np.uint8, offset=header).reshape(shape)
 
 
@@ -85,7 +89,8 @@ def read_fashion_mnist(paths):
         x = read_idx(paths[f"{prefix}-images-idx3-ubyte.gz"])
         y = read_idx(paths[f"{prefix}-labels-idx1-ubyte.gz"])
         if len(x) != len(y):
-            raise _corrupt(paths[f"{prefix}-labels-idx1-ubyte.gz"], "image and label counts differ")
+            raise corrupt_file_error(paths[f"{prefix}-labels-idx1-ubyte.gz"],
+                                     "image and label counts differ")
         return _images(x), _labels(y)
     return split("train"), split("t10k")
 
@@ -102,11 +107,11 @@ def read_cifar10(path):
                     batch = restricted_load(archive.extractfile(member), encoding="bytes")
                     batches[name] = {key.decode() if isinstance(key, bytes) else key: value
                                      for key, value in batch.items()}
-    except (OSError, EOFError, tarfile.TarError, pickle.UnpicklingError) as error:
-        raise _corrupt(path, error) from error
+    except (OSError, EOFError, zlib.error, tarfile.TarError, pickle.UnpicklingError) as error:
+        raise corrupt_file_error(path, error) from error
     missing = sorted(wanted - set(batches))
     if missing:
-        raise _corrupt(path, f"missing {', '.join(missing)}")
+        raise corrupt_file_error(path, f"missing {', '.join(missing)}")
 
     def join(names):
         x = np.concatenate([np.asarray(batches[name]["data"], np.uint8) for name in names])
@@ -118,34 +123,45 @@ def read_cifar10(path):
 FLOWERS_FOLDER = "flower_photos"
 FLOWERS_SPLIT_SEED = 123  # the seed the TF transfer-learning tutorial splits with
 FLOWERS_TEST_FRACTION = 0.2
+FLOWERS_STAMP = ".dlcourse_archive_sha256"  # inside flower_photos/: the archive it came from
 
 
 def extract_flowers(archive_path, root, archive_sha256):
     """Extract ``flower_photos.tgz`` once into ``root/flower_photos`` and return that folder.
 
     The folder carries a stamp with the archive's SHA-256, so a different archive is re-extracted.
-    Extraction goes to a temporary folder that is renamed into place, and uses tarfile's "data"
-    filter (no absolute paths, links or files outside the folder).
+    A stamped copy beside the archive itself is reused too (a shared, read-only data folder can
+    hold the archive and its extracted copy). Extraction goes to a temporary folder that is
+    renamed into place, and uses tarfile's "data" filter (no absolute paths, links or files
+    outside the folder).
     """
     root = pathlib.Path(root)
     folder = root / FLOWERS_FOLDER
-    stamp = folder / ".dlcourse_archive_sha256"
-    if stamp.is_file() and stamp.read_text().strip() == archive_sha256:
-        return folder
-    root.mkdir(parents=True, exist_ok=True)
-    temporary = pathlib.Path(tempfile.mkdtemp(prefix=".flower_photos.", dir=root))
+    for existing in (pathlib.Path(archive_path).parent / FLOWERS_FOLDER, folder):
+        stamp = existing / FLOWERS_STAMP
+        if stamp.is_file() and stamp.read_text().strip() == archive_sha256:
+            return existing
+    try:
+        root.mkdir(parents=True, exist_ok=True)
+        temporary = pathlib.Path(tempfile.mkdtemp(prefix=".flower_photos.", dir=root))
+    except OSError as error:
+        raise UserError(f"cannot extract {archive_path} into {root} ({error}); point --data-dir "
+                        "or DLCOURSE_DATA at a folder you can write to") from error
     try:
         with tarfile.open(archive_path, "r:*") as archive:
             archive.extractall(temporary, filter="data")
         extracted = temporary / FLOWERS_FOLDER
         if not extracted.is_dir():
-            raise _corrupt(archive_path, f"no {FLOWERS_FOLDER}/ folder inside")
-        (extracted / stamp.name).write_text(archive_sha256)
+            raise corrupt_file_error(archive_path, f"no {FLOWERS_FOLDER}/ folder inside")
+        (extracted / FLOWERS_STAMP).write_text(archive_sha256)
         if folder.exists():
             _remove_tree(folder)
         os.replace(extracted, folder)
-    except (OSError, EOFError, tarfile.TarError) as error:
-        raise _corrupt(archive_path, error) from error
+    except (EOFError, zlib.error, gzip.BadGzipFile, tarfile.TarError) as error:
+        raise corrupt_file_error(archive_path, error) from error
+    except OSError as error:  # disk full, permissions: the archive itself may be fine
+        raise UserError(f"extracting {archive_path} into {root} failed ({error}); free some "
+                        "space or point --data-dir at another folder") from error
     finally:
         _remove_tree(temporary)
     return folder
@@ -204,15 +220,15 @@ def _labels(y):
 
 def npz_member_arrays(path):
     """All arrays of an ``.npz`` file, object arrays unpickled with :class:`RestrictedUnpickler`."""
-    import zipfile
     arrays = {}
     try:
         with zipfile.ZipFile(path) as archive:
             for member in archive.namelist():
                 if member.endswith(".npy"):
                     arrays[member[:-4]] = _read_npy(io.BytesIO(archive.read(member)))
-    except (OSError, ValueError, zipfile.BadZipFile, pickle.UnpicklingError) as error:
-        raise _corrupt(path, error) from error
+    except (OSError, EOFError, ValueError, zipfile.BadZipFile, zlib.error,
+            pickle.UnpicklingError) as error:
+        raise corrupt_file_error(path, error) from error
     return arrays
 
 

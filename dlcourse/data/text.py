@@ -15,7 +15,7 @@ import re
 
 import numpy as np
 
-from dlcourse.data.readers import npz_member_arrays
+from dlcourse.data.readers import corrupt_file_error, npz_member_arrays
 
 IMDB_OPTIONS = dict(num_words=None, skip_top=0, maxlen=None, seed=113, start_char=1, oov_char=2,
                     index_from=3)
@@ -26,13 +26,22 @@ START_TOKEN, OOV_TOKEN = "[START]", "[OOV]"  # as in keras.datasets.imdb.get_wor
 def read_imdb_npz(path):
     """The raw rank sequences and labels of ``imdb.npz``: ``(x_train, y_train, x_test, y_test)``."""
     arrays = npz_member_arrays(path)
-    return arrays["x_train"], arrays["y_train"], arrays["x_test"], arrays["y_test"]
+    try:
+        return arrays["x_train"], arrays["y_train"], arrays["x_test"], arrays["y_test"]
+    except KeyError as error:
+        raise corrupt_file_error(path, f"no array {error}") from error
 
 
 def read_word_index(path):
     """``{word: rank}`` from ``imdb_word_index.json`` (ranks start at 1)."""
-    with open(path, encoding="utf-8") as handle:
-        return json.load(handle)
+    try:
+        with open(path, encoding="utf-8") as handle:
+            index = json.load(handle)
+    except (OSError, ValueError) as error:  # JSONDecodeError and UnicodeDecodeError are ValueErrors
+        raise corrupt_file_error(path, error) from error
+    if not isinstance(index, dict):
+        raise corrupt_file_error(path, "not a JSON object of {word: rank}")
+    return index
 
 
 def imdb_transform(x_train, y_train, x_test, y_test, *, num_words=None, skip_top=0, maxlen=None,

@@ -99,7 +99,7 @@ def train_feature_classifier(images, labels, *, num_classes=10, epochs=3, batch_
                              seed=0, verbose=0):
     """Train the scoring classifier on real images (uint8 or already in [-1, 1]) and integer labels.
 
-    About 99% test accuracy on MNIST after 3 epochs (about 95% on the small ``digits`` sample).
+    About 99% test accuracy on MNIST after 3 epochs (about 92% on the small ``digits`` sample).
     Returns the trained (compiled) classifier.
     """
     images = np.asarray(images)

@@ -102,7 +102,7 @@ class Maxout(keras.layers.Layer):
 
     Args:
         units: number of outputs.
-        pieces: number of affine maps each unit takes the maximum of (k >= 2).
+        pieces: number of affine maps each unit takes the maximum of (the notes' 2; 1 is a linear unit).
     """
 
     def __init__(self, units, pieces=2, kernel_initializer="glorot_uniform", bias_initializer="zeros",

@@ -217,7 +217,7 @@ def gradient_check(params, x, y, **options):
     """Compare :func:`loss_and_gradients` with :func:`keras_gradients`.
 
     Returns:
-        ``{"loss": ..., "loss_relative_error": ..., "relative_error": {name: error},
+        ``{"loss": ..., "tape_loss": ..., "loss_relative_error": ..., "relative_error": {name: error},
         "max_abs_error": {name: error}, "max_relative_error": worst}``.
     """
     loss, grads = loss_and_gradients(params, x, y, **options)
