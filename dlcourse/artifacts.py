@@ -29,10 +29,17 @@ def atomic_path(path):
     dot, so a half-written file is never mistaken for an output.
     """
     path = pathlib.Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    descriptor, temporary = tempfile.mkstemp(
-        prefix=f".{path.stem}.", suffix=f".partial{''.join(path.suffixes[-1:])}", dir=path.parent)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        descriptor, temporary = tempfile.mkstemp(
+            prefix=f".{path.stem}.", suffix=f".partial{''.join(path.suffixes[-1:])}", dir=path.parent)
+    except OSError as error:
+        raise UserError(f"cannot write {path} ({error.strerror or error}); choose another --out folder") from None
     os.close(descriptor)
+    # mkstemp makes the file private (0600); outputs get the permissions any other file would
+    mask = os.umask(0)
+    os.umask(mask)
+    os.chmod(temporary, 0o666 & ~mask)
     temporary = pathlib.Path(temporary)
     try:
         yield temporary
@@ -131,8 +138,13 @@ def load_model(path, compile=False):
     import keras
 
     path = pathlib.Path(path)
+    if path.is_dir():
+        found = ", ".join(sorted(child.name for child in path.glob("*.h5"))) or "none"
+        raise UserError(f"{path} is a folder, not a model file; give one of its .h5 files ({found})")
     if not path.is_file():
         raise UserError(f"model file {path} does not exist; run the lab that saves it first")
+    if path.suffix.lower() not in (".h5", ".hdf5", ".keras"):
+        raise UserError(f"{path} is not a model file (.h5 or .keras); give the .h5 file the lab saved")
     if path.suffix in (".h5", ".hdf5") and not h5py.is_hdf5(path):
         raise UserError(f"{path} is not an HDF5 model file (truncated or corrupt?); re-run the lab to recreate it")
     try:

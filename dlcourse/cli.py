@@ -1,8 +1,9 @@
 """The ``dlcourse`` console command.
 
 ``dlcourse list | run NN|name|all [lab flags] | info | data ... | predict | predict-text | gui | check | grade``.
-Subcommands that live in other modules are imported only when used, so ``dlcourse list`` answers
-without loading TensorFlow.
+Subcommands that live in other modules are imported only when used. ``import dlcourse`` itself loads
+Keras (it registers the package's layers, so saved models load anywhere), so every command pays
+TensorFlow's start-up of a few seconds.
 """
 
 import argparse

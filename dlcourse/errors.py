@@ -26,6 +26,6 @@ def report_user_errors(function, *args, **kwargs):
         print(f"error: {error}", file=sys.stderr)
         return error.exit_code
     except KeyboardInterrupt:
-        print("interrupted: nothing was written at the final paths", file=sys.stderr)
+        print("interrupted: finished files were kept; no half-written file was left", file=sys.stderr)
         return 130
     return 0 if result is None else int(result)

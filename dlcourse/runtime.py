@@ -92,8 +92,10 @@ def get_strategy(name="auto"):
 
 
 def strategy_description(strategy):
-    """``{"name": class name, "replicas": n}`` for the run record."""
-    return {"name": type(strategy).__name__, "replicas": int(strategy.num_replicas_in_sync)}
+    """``{"name": class name, "replicas": n}`` for the run record ("default" for TF's default strategy)."""
+    name = type(strategy).__name__
+    return {"name": "default" if name == "_DefaultDistributionStrategy" else name,
+            "replicas": int(strategy.num_replicas_in_sync)}
 
 
 def fit_supported(strategy):
@@ -135,8 +137,8 @@ def environment_report(data_dir=None):
         "strategy_auto": resolve_strategy_name("auto"),
         "data_root": str(data.data_root(data_dir)),
         "data_search_paths": [str(path) for path in data.search_paths(data_dir)],
-        "offline": os.environ.get("DLCOURSE_OFFLINE", "0") == "1",
-        "verify_checksums": os.environ.get("DLCOURSE_VERIFY", "1") != "0",
+        "offline": data.files.offline(),
+        "verify_checksums": data.files.verification_enabled(),
         "onednn": onednn_setting(),
     }
 

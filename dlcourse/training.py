@@ -15,6 +15,7 @@ import sys
 import time
 
 from dlcourse import artifacts, catalog, runtime
+from dlcourse.data import files as data_files
 from dlcourse.errors import UserError
 
 DEFAULT_OUT = pathlib.Path(__file__).resolve().parent.parent / "saved_models"
@@ -91,6 +92,10 @@ def parse_lab_args(parser, argv=None):
     """Parse ``argv``; ``--smoke`` implies ``--dataset sample`` and at most one epoch."""
     argv = list(sys.argv[1:] if argv is None else argv)
     args = parser.parse_args(argv)
+    out = pathlib.Path(args.out).expanduser().absolute()
+    existing = next(folder for folder in (out, *out.parents) if folder.exists())
+    if not existing.is_dir() or not os.access(existing, os.W_OK):
+        parser.error(f"--out {args.out}: {existing} is not a folder you can write to; choose another --out")
     if args.smoke:
         args.dataset = "sample"
         args.epochs = min(args.epochs, 1)
@@ -231,7 +236,7 @@ class LabRun:
             "samples_per_second": (round(self.samples_seen / self.training_seconds, 1)
                                    if self.training_seconds > 0 and self.samples_seen else None),
             "wall_seconds": round(time.perf_counter() - self._started, 3) if self._started else None,
-            "data_verification": os.environ.get("DLCOURSE_VERIFY", "1") != "0",
+            "data_verification": data_files.verification_enabled(),
             "finished": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
             **self.record,
             **{key: _plain(value) for key, value in extra.items()},
@@ -244,6 +249,9 @@ class LabRun:
         if record["parameters"] is not None:
             summary += f" params={record['parameters']}"
         print(f"lab{self.lab.number} {summary}".rstrip())
+        if record["smoke"]:
+            print(f"(smoke run: a seconds-long check that the lab works end to end, not a result; "
+                  f"`dlcourse run {self.lab.number} --help` says what to observe in a full run)")
         return record
 
 

@@ -39,7 +39,7 @@ def plot_decision_regions(models):
     points = np.stack([x1.ravel(), x2.ravel()], axis=1)
     inputs, _ = truth_table("xor")
     for axis, (table, model) in zip(np.atleast_1d(axes), models.items()):
-        probabilities = model.predict(points, verbose=0, batch_size=len(points)).reshape(x1.shape)
+        probabilities = np.asarray(model(points, training=False)).reshape(x1.shape)
         image = axis.contourf(x1, x2, probabilities, levels=np.linspace(0, 1, 11), cmap="coolwarm", alpha=0.8)
         axis.contour(x1, x2, probabilities, levels=[0.5], colors="black")
         _, targets = truth_table(table)
@@ -76,10 +76,10 @@ def main(argv=None):
             run.fit(model, np.tile(inputs, (repeats, 1)), np.tile(targets, repeats), epochs=args.epochs,
                     batch_size=args.batch_size, shuffle=args.batch_size < 4,
                     history_name=f"{table}_history.csv", curves_name=f"{table}_learning_curves.png")
-            probabilities = model.predict(inputs, verbose=0).ravel().astype(np.float64)
+            probabilities = np.asarray(model(inputs, training=False)).ravel().astype(np.float64)
             accuracy = float(np.mean((probabilities > 0.5) == (targets > 0.5)))
             hidden = keras.Model(model.input, model.get_layer(f"{table}_mlp_hidden").output)
-            hidden_outputs[table] = np.round(hidden.predict(inputs, verbose=0).astype(np.float64), 4).tolist()
+            hidden_outputs[table] = np.round(np.asarray(hidden(inputs, training=False)).astype(np.float64), 4).tolist()
             print(f"{table.upper()}: targets {targets.astype(int).tolist()}, "
                   f"outputs {np.round(probabilities, 3).tolist()}, accuracy {accuracy:.2f}")
             for row, values in zip(inputs.astype(int).tolist(), hidden_outputs[table]):
@@ -93,7 +93,7 @@ def main(argv=None):
         for table in TABLES:
             _, targets = truth_table(table)
             set_hand_xor_weights(hand_model, xnor=table == "xnor")
-            probabilities = hand_model.predict(inputs, verbose=0).ravel().astype(np.float64)
+            probabilities = np.asarray(hand_model(inputs, training=False)).ravel().astype(np.float64)
             hand[table] = {"outputs": np.round(probabilities, 6).tolist(),
                            "exact": bool(np.all((probabilities > 0.5) == (targets > 0.5)))}
             print(f"hand-set weights (OR, NAND -> AND), {table.upper()}: {np.round(probabilities, 4).tolist()}")

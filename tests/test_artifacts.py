@@ -112,3 +112,12 @@ def test_csv_and_learning_curves(tmp_path):
     path = artifacts.plot_learning_curves(history, tmp_path / "curves.png")
     assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert artifacts.plot_learning_curves({"loss": []}, tmp_path / "none.png") is None
+
+
+def test_load_model_names_folders_and_non_model_files(tmp_path):
+    artifacts.save_model(small_model(), tmp_path / "lab" / "model.h5")
+    with pytest.raises(UserError, match=r"is a folder, not a model file; give one of its .h5 files \(model.h5\)"):
+        artifacts.load_model(tmp_path / "lab")
+    (tmp_path / "run.json").write_text("{}")
+    with pytest.raises(UserError, match="is not a model file"):
+        artifacts.load_model(tmp_path / "run.json")

@@ -6,6 +6,8 @@ Downloads use ``file://`` URLs to local files; nothing touches the network.
 import argparse
 import dataclasses
 import hashlib
+import os
+import stat
 
 import numpy as np
 import pytest
@@ -88,12 +90,14 @@ def test_checksum_mismatch_raises_and_the_file_is_not_used(env, monkeypatch):
     assert record["verified"] is False and record["files"][0]["sha256"] == actual
 
 
-def test_verify_opt_out_uses_the_file_and_records_unverified(env, monkeypatch):
+def test_verify_opt_out_uses_the_file_and_records_unverified(env, monkeypatch, capsys):
     write_mnist(env / "repo_datasets" / "mnist.npz", label=7)
     set_remote(monkeypatch, sha256="0" * 64)
     monkeypatch.setenv("DLCOURSE_VERIFY", "0")
     x, y = data.load("mnist")
     assert y.tolist() == [7, 7] and x.shape == (2, 28, 28, 1)
+    note = f"note: DLCOURSE_VERIFY=0: using {env / 'repo_datasets' / 'mnist.npz'} without checking"
+    assert note in capsys.readouterr().err
     record = data.dataset_record("mnist")
     assert record["verified"] is False and record["files"][0]["path"].endswith("mnist.npz")
 
@@ -114,6 +118,17 @@ def test_each_file_is_hashed_once_per_process(env, monkeypatch):
     assert len(calls) == 2
 
 
+def test_an_unreadable_file_is_one_clear_error(env, monkeypatch):
+    path = env / "repo_datasets" / "mnist.npz"
+    remote = set_remote(monkeypatch, sha256=write_mnist(path))
+
+    def denied(*args, **kwargs):
+        raise PermissionError(13, "Permission denied", str(path))
+    monkeypatch.setattr(files, "open", denied, raising=False)  # chmod 000 does not stop root
+    with pytest.raises(UserError, match="cannot read .*mnist.npz .Permission denied.; fix its"):
+        files.locate(remote)
+
+
 def test_missing_file_offline_error_names_everything(env):
     with pytest.raises(UserError) as error:
         data.load("cifar10", data_dir=env / "mine")
@@ -129,9 +144,15 @@ def test_download_from_a_file_url_is_verified_and_moved_into_place(env, monkeypa
     sha = write_mnist(source, label=5)
     set_remote(monkeypatch, url=source.as_uri(), sha256=sha)
     monkeypatch.delenv("DLCOURSE_OFFLINE")
-    x, y = data.load("mnist", data_dir=env / "mine")
+    old_umask = os.umask(0o022)
+    try:
+        x, y = data.load("mnist", data_dir=env / "mine")
+    finally:
+        os.umask(old_umask)
     assert y.tolist() == [5, 5]
     assert (env / "mine" / "mnist.npz").read_bytes() == source.read_bytes()
+    # readable by others (a shared DLCOURSE_DATA folder), not mkstemp's 0600
+    assert stat.S_IMODE((env / "mine" / "mnist.npz").stat().st_mode) == 0o644
     assert sorted(p.name for p in (env / "mine").iterdir()) == ["mnist.npz"]
     assert data.dataset_record("mnist", data_dir=env / "mine")["verified"] is True
 

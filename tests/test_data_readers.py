@@ -5,6 +5,7 @@ pickled batches, imdb.npz + word index, flower_photos.tgz) and, where Keras read
 uses ``keras.datasets`` (its ``get_file`` pointed at the tiny file) as the oracle.
 """
 
+import argparse
 import dataclasses
 import gzip
 import hashlib
@@ -18,7 +19,7 @@ import pytest
 
 import keras
 from dlcourse import data
-from dlcourse.data import files, readers
+from dlcourse.data import cli, files, readers
 from dlcourse.data.registry import REGISTRY
 from dlcourse.errors import UserError
 
@@ -234,14 +235,18 @@ def test_unknown_names_options_and_splits(isolated):
         data.load("mnist", image_size=(8, 8))
 
 
-def test_flowers_copy_beside_a_shared_archive_is_reused(isolated, tmp_path, monkeypatch):
+def test_flowers_copy_beside_a_shared_archive_is_reused(isolated, tmp_path, monkeypatch,
+                                                          capsys):
     shared = tmp_path / "shared"
     shared.mkdir()
     write_flowers(shared, per_class=5)
     pin(monkeypatch, "flowers", shared)
     monkeypatch.setenv("DLCOURSE_DATA", str(shared))
-    x, _ = data.load("flowers", image_size=(8, 8))  # extracted into the shared folder
+    parser = cli.configure_parser(argparse.ArgumentParser(prog="dlcourse data"))
+    assert cli.command(parser.parse_args(["fetch", "flowers"])) == 0  # verifies and extracts
+    assert f"flowers: extracted in {shared / 'flower_photos'}" in capsys.readouterr().out
     assert (shared / "flower_photos" / readers.FLOWERS_STAMP).is_file()
+    x, _ = data.load("flowers", image_size=(8, 8))
 
     def read_only(*args, **kwargs):
         raise PermissionError(13, "Permission denied")
@@ -255,17 +260,19 @@ def test_flowers_copy_beside_a_shared_archive_is_reused(isolated, tmp_path, monk
         data.load("flowers", data_dir=isolated, image_size=(4, 4))
 
 
+TRUNCATED_GZIP = gzip.compress(b"\0\0\x08\x03" + b"\0" * 8)[:-6]
+
+
 @pytest.mark.parametrize("name, filename, payload", [
     ("mnist", "mnist.npz", b"PK\x03\x04 truncated"),
     ("mnist", "mnist.npz", b"not a zip at all"),
-    ("fashion_mnist", "train-images-idx3-ubyte.gz", gzip.compress(b"\0\0\x08\x03" + b"\0" * 8)[:-6]),
+    ("fashion_mnist", "train-images-idx3-ubyte.gz", TRUNCATED_GZIP),
     ("imdb", "imdb.npz", b"PK\x03\x04 truncated"),
     ("cifar10", "cifar-10-python.tar.gz", gzip.compress(b"not a tar"))])
 def test_unreadable_files_used_unverified_are_one_clear_error(isolated, monkeypatch, capsys, name,
                                                               filename, payload):
-    for remote in REGISTRY[name].files:
-        (isolated / remote.name).write_bytes(b"")
-    write_fashion(isolated) if name == "fashion_mnist" else None
+    if name == "fashion_mnist":
+        write_fashion(isolated)  # three good files; the one below is truncated
     (isolated / filename).write_bytes(payload)
     monkeypatch.setenv("DLCOURSE_VERIFY", "0")  # an instructor's subset: readers see bad bytes
     with pytest.raises(UserError, match=f"{filename} could not be read"):
@@ -278,4 +285,21 @@ def test_bad_word_index_is_one_clear_error(isolated, monkeypatch, payload):
     (isolated / "imdb_word_index.json").write_bytes(payload)
     monkeypatch.setenv("DLCOURSE_VERIFY", "0")
     with pytest.raises(UserError, match="imdb_word_index.json could not be read"):
+        data.word_index("imdb", data_dir=isolated)
+
+
+def test_imdb_sequences_load_without_the_word_index(isolated, monkeypatch):
+    sequences = np.empty(2, dtype=object)
+    sequences[0], sequences[1] = [1, 2], [2]
+    np.savez(isolated / "imdb.npz", x_train=sequences, y_train=np.array([0, 1]),
+             x_test=sequences, y_test=np.array([1, 0]))
+    entry = REGISTRY["imdb"]
+    pinned = dataclasses.replace(
+        entry.files[0], sha256=hashlib.sha256((isolated / "imdb.npz").read_bytes()).hexdigest())
+    monkeypatch.setitem(REGISTRY, "imdb",
+                        dataclasses.replace(entry, files=(pinned,) + entry.files[1:]))
+    x, y = data.load("imdb", "test", data_dir=isolated)  # offline, no imdb_word_index.json
+    # start 1, ranks + 3; the largest index (5) is num_words, so it becomes oov 2 (as Keras)
+    assert sorted(map(list, x)) == [[1, 2], [1, 4, 2]] and sorted(y.tolist()) == [0, 1]
+    with pytest.raises(UserError, match="imdb_word_index.json not found"):
         data.word_index("imdb", data_dir=isolated)

@@ -48,7 +48,7 @@ def test_unknown_strategy_and_missing_tpu_are_user_errors(monkeypatch):
 def test_named_strategies():
     assert isinstance(runtime.get_strategy("default"), type(tf.distribute.get_strategy()))
     assert runtime.strategy_description(runtime.get_strategy("default")) == {
-        "name": "_DefaultDistributionStrategy", "replicas": 1}
+        "name": "default", "replicas": 1}
 
 
 def _train_one_epoch(strategy, x, y):

@@ -61,7 +61,7 @@ def test_lab_run_records_training(tmp_path, capsys):
     saved = json.loads((folder / "run.json").read_text())
     assert saved == json.loads(json.dumps(record))
     assert saved["lab"] == "03_deep_ffn" and saved["seed"] == 42 and saved["parameters"] == 67
-    assert saved["strategy"] == {"name": "_DefaultDistributionStrategy", "replicas": 1}
+    assert saved["strategy"] == {"name": "default", "replicas": 1}
     assert saved["metrics"]["accuracy"] == pytest.approx(history.history["accuracy"][-1])
     assert saved["weights"] == [0.2, 0.1]
     assert saved["models"] == {"ffn_adam.h5": {"parameters": 67}}
@@ -139,3 +139,31 @@ def test_fraction_and_rate_flag_types():
     for parse, bad in ((training.fraction, "0"), (training.fraction, "1"), (training.rate, "1.5"), (training.rate, "-0.1")):
         with pytest.raises(argparse.ArgumentTypeError):
             parse(bad)
+
+
+def test_out_must_be_a_writable_folder(tmp_path, capsys):
+    a_file = tmp_path / "plot.png"
+    a_file.write_bytes(b"png")
+    with pytest.raises(SystemExit) as stopped:
+        parse(["--out", str(a_file / "sub")])
+    assert stopped.value.code == 2
+    assert "is not a folder you can write to" in capsys.readouterr().err
+
+
+def test_outputs_are_readable_by_others(tmp_path):
+    import os
+    import stat
+
+    mask = os.umask(0o022)
+    try:
+        path = artifacts.write_json({"a": 1}, tmp_path / "run.json")
+    finally:
+        os.umask(mask)
+    assert stat.S_IMODE(path.stat().st_mode) == 0o644  # not mkstemp's private 0600
+
+
+def test_smoke_run_says_its_numbers_are_near_chance(tmp_path, capsys):
+    args = parse(["--smoke", "--out", str(tmp_path), "--strategy", "default"])
+    with training.LabRun("03", args) as run:
+        run.finish(metrics={"accuracy": 0.1})
+    assert "smoke run" in capsys.readouterr().out

@@ -42,9 +42,16 @@ def class_names(name):
                  "reviews": reviews.REVIEWS_CLASSES}[name])
 
 
+# The files ``load`` reads; the others are located when asked for (``word_index``), so the
+# sequences load offline from imdb.npz alone, as with keras.datasets.imdb.load_data.
+READ_FILES = {"imdb": ("imdb.npz",)}
+
+
 def _paths(name, data_dir):
-    """``{canonical name: verified path}`` for every file of a registry dataset."""
-    return {remote.name: files.locate(remote, data_dir)[0] for remote in REGISTRY[name].files}
+    """``{canonical name: verified path}`` of the registry files that ``load`` reads."""
+    wanted = READ_FILES.get(name)
+    return {remote.name: files.locate(remote, data_dir)[0] for remote in REGISTRY[name].files
+            if wanted is None or remote.name in wanted}
 
 
 @functools.lru_cache(maxsize=4)

@@ -71,4 +71,6 @@ def command(args):
         total += verdict.points
         maximum += verdict.max_points
     print(f"\ntotal: {total:g} / {maximum:g} points over {len(labs)} lab(s)")
+    if total < maximum:
+        print("to recover points: fix what is listed, re-run those labs (`dlcourse run NN`), then check again")
     return 0

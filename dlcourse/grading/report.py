@@ -14,7 +14,9 @@ def feedback_markdown(student, verdicts, refused=None):
     maximum = sum(verdict.max_points for verdict in verdicts)
     lines = [f"# Feedback for {student}", "", f"**Total: {total:g} / {maximum:g} points**", ""]
     if refused:
-        lines += [f"Your submission could not be graded: {refused}", ""]
+        lines += [f"Your submission could not be graded: {refused}", "",
+                  "Fix that and submit again; no lab was graded.", ""]
+        return "\n".join(lines)
     for verdict in verdicts:
         lines += [f"## Lab {verdict.lab}: {verdict.points:g} / {verdict.max_points:g}", ""]
         if verdict.note:
