@@ -198,8 +198,14 @@ def plot_learning_curves(history, path, title=None):
 
 
 def image_grid(images, path, *, ncols=10, titles=None, row_titles=None, cmap="gray", title=None):
-    """Save a grid of images (N, H, W[, C]) in [0, 1] or uint8, one row per ``ncols`` images."""
+    """Save a grid of images (N, H, W[, C]) in [0, 1] or uint8, one axes per image with its title.
+
+    Grey images share one fixed scale (0..255 for uint8, 0..1 otherwise), so a faint reconstruction
+    looks faint instead of being contrast-stretched. For one tiled array without titles, see
+    ``dlcourse.generative.callbacks.save_image_grid``.
+    """
     images = np.asarray(images)
+    high = 255 if images.dtype == np.uint8 else 1.0
     if images.ndim == 4 and images.shape[-1] == 1:
         images = images[..., 0]
     count = len(images)
@@ -208,7 +214,10 @@ def image_grid(images, path, *, ncols=10, titles=None, row_titles=None, cmap="gr
     for index, axis in enumerate(axes.flat):
         axis.axis("off")
         if index < count:
-            axis.imshow(images[index], cmap=cmap if images.ndim == 3 else None)
+            if images.ndim == 3:
+                axis.imshow(images[index], cmap=cmap, vmin=0, vmax=high)
+            else:
+                axis.imshow(images[index])
             if titles is not None:
                 axis.set_title(str(titles[index]), fontsize=8)
     if row_titles is not None:

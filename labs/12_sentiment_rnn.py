@@ -69,8 +69,6 @@ def main(argv=None):
     parser.add_argument("--validation-split", type=training.fraction, default=0.2,
                         help="fraction of the training reviews held out for validation, in (0, 1)")
     args = training.parse_lab_args(parser, argv)
-    if args.validation_split >= 1:  # Keras would train on a nonsense split without complaint
-        parser.error(f"argument --validation-split: must be < 1, got {args.validation_split:g}")
     size = SAMPLE_SIZE if args.dataset == "sample" else FULL_SIZE
     num_words = args.num_words or size["num_words"]
     sequence_length = args.sequence_length or size["sequence_length"]

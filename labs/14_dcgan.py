@@ -10,7 +10,7 @@ What to observe:
   * samples_epoch_001.png, samples_epoch_002.png, ...: the SAME 64 noise vectors every epoch; blobs
     become strokes, then recognisable digits after about 20 epochs (as in the keras.io DCGAN example).
   * losses.png: J_D and J_G do not fall like a classifier's loss. After a few epochs of tug-of-war they
-    settle and oscillate (on the digits sample: J_D ~ 0.9, J_G ~ 1.2, mean D(x) ~ 0.65, D(G(z)) ~ 0.35),
+    settle and oscillate (digits sample, 60 epochs: J_D ~ 0.9, J_G ~ 1.3, mean D(x) ~ 0.65, D(G(z)) ~ 0.35),
     short of the Nash values ln 4 = 1.386, ln 2 = 0.693 and D = 1/2 (dotted). J_D near 0 with D(G(z))
     near 0 means D has won; with --generator-loss minimax G then gets almost no gradient.
   * run.json: a Fréchet distance and an Inception-Score-style score computed with a small MNIST

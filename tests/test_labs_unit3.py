@@ -68,7 +68,7 @@ def test_lab12_bad_validation_split_is_a_flag_error_and_writes_nothing(tmp_path,
     with pytest.raises(SystemExit) as stopped:
         run_smoke("12", tmp_path, "--validation-split", "1.5")
     assert stopped.value.code == 2
-    assert "--validation-split: must be < 1" in capsys.readouterr().err
+    assert "--validation-split: must be below 1" in capsys.readouterr().err
     assert list(tmp_path.iterdir()) == []
 
 
