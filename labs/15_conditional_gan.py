@@ -25,8 +25,8 @@ from dlcourse import training
 from dlcourse.data import class_names, pipeline
 from dlcourse.errors import report_user_errors
 from dlcourse.generative.callbacks import SampleGridCallback, fixed_noise, plot_gan_losses, save_image_grid
-from dlcourse.generative.gan import ConditionalGAN, add_training_arguments
-from dlcourse.generative.scores import score_images, to_signed_unit, train_feature_classifier
+from dlcourse.generative.gan import METRIC_NAMES, ConditionalGAN, add_training_arguments
+from dlcourse.generative.scores import SCORE_NOTE, score_images, to_signed_unit, train_feature_classifier
 from dlcourse.models.gan import build_cgan_discriminator, build_cgan_generator
 
 NUM_CLASSES = 10
@@ -73,13 +73,11 @@ def main(argv=None):
 
         run.save_model(discriminator, "cgan_discriminator.h5")
         run.save_model(generator, "cgan_generator.h5")
-        final = {key: history.history[key][-1] for key in ("d_loss", "g_loss", "real_score", "fake_score")}
+        final = {key: history.history[key][-1] for key in METRIC_NAMES}
         run.finish(metrics={**final, **scores}, model=generator, generator_loss=args.generator_loss,
                    real_label=args.real_label, latent_dim=args.latent_dim,
                    sample_grids=[path.name for path in grids.saved],
-                   score_note="Frechet distance and Inception-Score-style score use a small MNIST "
-                              "classifier trained by the package, not Inception-v3; not comparable "
-                              "with published FID/IS")
+                   score_note=SCORE_NOTE)
 
 
 if __name__ == "__main__":

@@ -46,6 +46,7 @@ __all__ = [
 
 EPSILON = 1e-7  # probabilities are clipped to [EPSILON, 1 - EPSILON] before the log, as Keras does
 GENERATOR_LOSSES = ("non_saturating", "minimax")
+METRIC_NAMES = ("d_loss", "g_loss", "real_score", "fake_score")  # what train_step reports each epoch
 
 
 def add_training_arguments(parser, *, score_samples=2000):

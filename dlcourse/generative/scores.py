@@ -34,6 +34,9 @@ __all__ = [
     "to_signed_unit",
 ]
 
+SCORE_NOTE = ("Frechet distance and Inception-Score-style score use a small MNIST classifier trained by "
+              "the package, not Inception-v3; not comparable with published FID/IS")
+
 
 def to_signed_unit(images):
     """uint8 images in [0, 255] -> float32 in [-1, 1], the range of the tanh generators."""
