@@ -207,3 +207,20 @@ def test_every_lab_has_a_valid_manifest():
     assert manifest.available_manifests() == [lab.name for lab in catalog.LABS]
     for lab in catalog.LABS:
         assert manifest.max_points(manifest.load_manifest(lab.name)) > 0
+
+
+def test_glob_model_keys_grade_every_match_and_keep_the_maximum(tmp_path):
+    """Lab 08 names its models by depth; a "resnet" file without residual Add layers loses points."""
+    inputs = keras.Input((32, 32, 3))
+    x = keras.layers.Conv2D(4, 3)(inputs)
+    x = keras.layers.BatchNormalization()(x)
+    outputs = keras.layers.Dense(10)(keras.layers.GlobalAveragePooling2D()(x))
+    lab = tmp_path / "08_classic_architectures"
+    artifacts.save_model(keras.Model(inputs, outputs), lab / "resnet8_cifar.h5")
+    verdict = engine.grade_lab(tmp_path, "08_classic_architectures")
+    assert verdict.max_points == manifest.max_points(manifest.load_manifest("08_classic_architectures")) == 15
+    by_name = {item.name: item for item in verdict.items}
+    assert by_name["plain*_cifar.h5"].points == 0 and by_name["plain*_cifar.h5"].message == "missing"
+    assert by_name["resnet8_cifar.h5: required layers"].points == 0
+    assert "Add" in by_name["resnet8_cifar.h5: required layers"].message
+    assert by_name["resnet8_cifar.h5: input shape"].passed

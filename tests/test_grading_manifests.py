@@ -82,7 +82,8 @@ def test_every_required_file_is_one_the_lab_writes():
         required = [entry["path"] for entry in body.get("files", [])] + list(body.get("models", {}))
         required += [check["file"] for check in body.get("json_checks", [])]
         for path in required:
-            assert path in RUNNER_FILES or any(pattern.fullmatch(path) for pattern in patterns), \
+            example = path.replace("*", "20")  # a glob key stands for names like plain20_cifar.h5
+            assert path in RUNNER_FILES or any(pattern.fullmatch(example) for pattern in patterns), \
                 f"{lab.name}: {path} is not written by {lab.script.name}"
 
 

@@ -164,6 +164,22 @@ def _model_items(path, filename, spec, request, limits, sample):
     return items
 
 
+def _model_paths(folder, filename):
+    """The files a manifest model key names: itself, or every match of a glob (``plain*_cifar.h5``)."""
+    if any(character in filename for character in "*?["):
+        return sorted(path for path in folder.glob(filename) if path.is_file() or path.is_symlink())
+    path = folder / filename
+    return [path] if path.exists() or path.is_symlink() else []
+
+
+def _share(spec, count):
+    """``spec`` with its points divided over ``count`` matching files, so the lab's maximum is fixed."""
+    if count == 1:
+        return spec
+    return {**spec, "points": spec.get("points", 0) / count,
+            "checks": [{**check, "points": check["points"] / count} for check in spec.get("checks", [])]}
+
+
 def grade_lab(output_root, lab_name, *, data_dir=None, limits=None):
     """The verdict for lab ``lab_name`` in ``output_root`` (a folder of ``NN_slug/`` folders)."""
     limits = limits or Limits()
@@ -196,12 +212,14 @@ def grade_lab(output_root, lab_name, *, data_dir=None, limits=None):
         ok = path.is_file() and not path.is_symlink() and path.stat().st_size > 0
         items.append(Item(entry["path"], entry["points"] if ok else 0, entry["points"], "present" if ok else "missing"))
     for filename, spec in manifest.get("models", {}).items():
-        path = folder / filename
-        if not path.exists() and not path.is_symlink():
+        paths = _model_paths(folder, filename)
+        if not paths:
             total = spec.get("points", 0) + sum(check["points"] for check in spec.get("checks", []))
             items.append(Item(filename, 0, total, "missing"))
             continue
-        items += _model_items(path, filename, spec, request, limits, sample)
+        share = _share(spec, len(paths))
+        for path in paths:
+            items += _model_items(path, path.name, share, request, limits, sample)
     for check in manifest.get("json_checks", []):
         name = f"{check['file']}: {check['key'] if isinstance(check['key'], str) else '.'.join(check['key'])}"
         value = _lookup(_read_json(folder / check["file"]), check["key"])

@@ -10,7 +10,9 @@ One JSON file per lab in ``dlcourse/grading/manifests/NN_slug.json``::
          "checks": [{"kind": "accuracy", "scale": "01", "min": 0.65, "sample_min": 0.2, "points": 5}]}},
      "json_checks": [{"file": "run.json", "key": "metrics.test_accuracy", "min": 0.0, "points": 1}]}
 
-A model's ``points`` are shared equally by its structural checks (loads safely, input shape, output
+A model key may be a glob (``"plain*_cifar.h5"``) where a lab names files by a setting: every
+matching file is graded and the key's points are shared between them. A model's ``points`` are
+shared equally by its structural checks (loads safely, input shape, output
 shape, parameter range, required layers). A check with ``min``/``max`` compares against the
 full-data threshold; ``sample_min``/``sample_max`` apply when the run used an embedded sample
 dataset (a ``--smoke`` or ``--dataset sample`` run), and are stated in the feedback.
