@@ -35,7 +35,7 @@ import keras
 import numpy as np
 
 from dlcourse import anomaly, training
-from dlcourse.errors import UserError, report_user_errors
+from dlcourse.errors import report_user_errors
 from dlcourse.generative.callbacks import save_image_grid
 from dlcourse.layers.sampling import MaskingNoise
 from dlcourse.models.autoencoder import (build_conv_autoencoder, build_dense_autoencoder,
@@ -66,14 +66,15 @@ def main(argv=None):
     parser = training.lab_parser("17", epochs=10, batch_size=128, datasets=["mnist", "fashion_mnist"])
     parser.add_argument("--learning-rate", type=training.positive_float, default=1e-3)
     parser.add_argument("--variants", nargs="+", choices=sorted(VARIANTS), default=list(VARIANTS))
-    parser.add_argument("--noise-stddev", type=training.positive_float, default=0.3)
-    parser.add_argument("--mask-rate", type=training.positive_float, default=0.3)
+    parser.add_argument("--noise-stddev", type=training.positive_float, default=0.3,
+                        help="Gaussian noise added in training, in pixel units of [0, 1] images (at most 1)")
+    parser.add_argument("--mask-rate", type=training.fraction, default=0.3,
+                        help="share of pixels set to 0 by masking noise in training")
     parser.add_argument("--anomaly-class", type=int, choices=range(10), default=7,
                         help="the digit class left out of training and treated as the anomaly (7)")
     args = training.parse_lab_args(parser, argv)
-    if args.noise_stddev > 1 or args.mask_rate >= 1:
-        raise UserError(f"--noise-stddev must be in (0, 1] and --mask-rate in (0, 1); got {args.noise_stddev} "
-                        f"and {args.mask_rate}")
+    if args.noise_stddev > 1:
+        parser.error(f"argument --noise-stddev: must be at most 1 (pixels are in [0, 1]), got {args.noise_stddev:g}")
     with training.LabRun("17", args) as run:
         x_train, y_train = run.load_data("train")
         x_test, y_test = run.load_data("test")

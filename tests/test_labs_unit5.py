@@ -102,9 +102,11 @@ def test_lab19_adversarial_autoencoder(tmp_path):
     assert record["metrics"]["test_generator_loss"] == pytest.approx(-np.mean(np.log(scores)), rel=1e-4)
 
 
-def test_lab17_rejects_an_impossible_mask_rate(tmp_path):
-    from dlcourse.errors import UserError
-
-    with pytest.raises(UserError, match="mask-rate"):
-        catalog.load_lab_module(catalog.get_lab("17")).main(["--smoke", "--mask-rate", "1.5", "--out", str(tmp_path)])
+@pytest.mark.parametrize("flags, message", [(["--mask-rate", "1.5"], "argument --mask-rate: must be below 1"),
+                                            (["--noise-stddev", "2"], "argument --noise-stddev: must be at most 1")])
+def test_lab17_rejects_impossible_noise_flags(flags, message, tmp_path, capsys):
+    with pytest.raises(SystemExit) as stopped:
+        catalog.load_lab_module(catalog.get_lab("17")).main(["--smoke", *flags, "--out", str(tmp_path)])
+    assert stopped.value.code == 2
+    assert message in capsys.readouterr().err
     assert not (tmp_path / "17_autoencoder_variants").exists()  # nothing half-written

@@ -169,7 +169,7 @@ def missing_error(remote, data_dir=None, *, reason):
     return UserError(
         f"{remote.name} not found ({reason}); searched: {folders}. Download it from {remote.url} "
         f"into one of those folders (or point --data-dir / DLCOURSE_DATA at a folder that has "
-        f"it), or run with --dataset sample to use the embedded stand-in that needs no download")
+        f"it), or run the lab with --dataset sample to use the embedded stand-in that needs no download")
 
 
 def _umask():
@@ -214,7 +214,7 @@ def download_file(remote, data_dir=None):
             raise UserError(
                 f"the download of {remote.name} from {remote.url} has {algorithm} {actual}, "
                 f"expected {expected}; it was discarded. Try again later, or copy a good "
-                f"{remote.name} into {root} (or run with --dataset sample)")
+                f"{remote.name} into {root} (or run the lab with --dataset sample)")
         os.chmod(temporary, 0o666 & ~_umask())  # mkstemp makes it 0600: others could not read it
         os.replace(temporary, target)
         temporary = None

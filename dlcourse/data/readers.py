@@ -49,7 +49,7 @@ def restricted_load(handle, **kwargs):
 def corrupt_file_error(path, error):
     """The :class:`UserError` for a dataset file that exists but cannot be parsed."""
     return UserError(f"{path} could not be read ({error}); delete it so it is fetched again, "
-                     "or run with --dataset sample")
+                     "or run the lab with --dataset sample")
 
 
 def read_mnist_npz(path):
