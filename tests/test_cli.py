@@ -33,12 +33,11 @@ def test_unknown_command_and_bad_lab_flag_exit_2(capsys):
     with pytest.raises(SystemExit) as stopped:
         cli.main(["launch"])
     assert stopped.value.code == 2
-    available = [lab for lab in catalog.LABS if lab.available]
-    if available:
-        with pytest.raises(SystemExit) as stopped:
-            cli.main(["run", available[0].number, "--epochs", "-3"])
-        assert stopped.value.code == 2
-        assert "--epochs: must be > 0" in capsys.readouterr().err
+    assert all(lab.available for lab in catalog.LABS)
+    with pytest.raises(SystemExit) as stopped:
+        cli.main(["run", "06", "--epochs", "-3"])
+    assert stopped.value.code == 2
+    assert "--epochs: must be > 0" in capsys.readouterr().err
 
 
 def test_info_reports_versions_and_data_root(capsys):

@@ -1,6 +1,5 @@
 """Unit I labs (01-04) end to end with --smoke; their saved outputs re-checked against the numbers they claim."""
 
-import csv
 import json
 
 import numpy as np
@@ -54,8 +53,7 @@ def test_lab02_xor_mlp(tmp_path):
 def test_lab03_deep_ffn(tmp_path):
     folder, record = _run("03", tmp_path)
     assert record["parameters"] == 242_762
-    with open(folder / "optimizer_comparison.csv", newline="") as handle:
-        rows = list(csv.DictReader(handle))
+    rows = artifacts.read_csv(folder / "optimizer_comparison.csv")
     assert [row["optimizer"] for row in rows] == ["sgd", "momentum", "rmsprop", "adam"]
     assert [float(row["learning_rate"]) for row in rows] == pytest.approx([0.01, 0.01, 1e-3, 1e-3])
     x_test, y_test = data.load("digits", split="test")

@@ -1,7 +1,5 @@
 """Unit IV labs (14 DCGAN, 15 conditional GAN) end to end with --smoke; saved generators in a fresh process."""
 
-import csv
-import json
 import math
 import os
 import subprocess
@@ -9,8 +7,8 @@ import sys
 
 import pytest
 
-from dlcourse import catalog
-from lab_runs import run_smoke
+from dlcourse import artifacts, catalog
+from lab_runs import run_record, run_smoke
 
 SCORE_KEYS = {"frechet_classifier_distance", "classifier_score", "classifier_score_real"}
 LOSS_KEYS = {"d_loss", "g_loss", "real_score", "fake_score"}
@@ -22,16 +20,12 @@ def lab_outputs(tmp_path_factory):
     return {number: run_smoke(number, out) for number in ("14", "15")}
 
 
-def _record(folder):
-    return json.loads((folder / "run.json").read_text())
-
-
 def test_lab14_dcgan_smoke_outputs(lab_outputs):
     folder = lab_outputs["14"]
     for name in ("dcgan_generator.h5", "dcgan_discriminator.h5", "samples_epoch_001.png", "losses.png",
                  "history.csv", "run.json"):
         assert (folder / name).is_file(), name
-    record = _record(folder)
+    record = run_record(folder)
     assert record["lab"] == "14_dcgan" and record["dataset"]["name"] == "digits" and record["smoke"]
     assert record["models"]["dcgan_generator.h5"]["parameters"] == 2_330_945
     assert record["models"]["dcgan_discriminator.h5"]["parameters"] == 213_249
@@ -41,8 +35,7 @@ def test_lab14_dcgan_smoke_outputs(lab_outputs):
     assert metrics["d_loss"] > 0 and math.isfinite(metrics["g_loss"])
     assert metrics["frechet_classifier_distance"] >= 0 and 1 <= metrics["classifier_score"] <= 10
     assert "not Inception-v3" in record["score_note"]
-    with open(folder / "history.csv") as handle:
-        rows = list(csv.DictReader(handle))
+    rows = artifacts.read_csv(folder / "history.csv")
     assert len(rows) == 1 and float(rows[0]["d_loss"]) == pytest.approx(metrics["d_loss"], rel=1e-5)
     assert record["sample_grids"] == ["samples_epoch_001.png"]
 
@@ -52,7 +45,7 @@ def test_lab15_conditional_gan_smoke_outputs(lab_outputs):
     for name in ("cgan_generator.h5", "cgan_discriminator.h5", "class_samples.png", "samples_epoch_001.png",
                  "losses.png", "run.json"):
         assert (folder / name).is_file(), name
-    record = _record(folder)
+    record = run_record(folder)
     assert record["models"]["cgan_generator.h5"]["parameters"] == 2_958_645
     metrics = record["metrics"]
     assert LOSS_KEYS | SCORE_KEYS | {"conditional_accuracy"} <= set(metrics)

@@ -1,7 +1,5 @@
 """Unit V labs (16-19) end to end with --smoke on the embedded digits; their saved numbers re-checked."""
 
-import csv
-import json
 
 import keras
 import numpy as np
@@ -47,8 +45,7 @@ def test_lab16_dense_autoencoder(tmp_path):
 
 def test_lab17_autoencoder_variants_and_anomaly_detection(tmp_path):
     folder, record = _run("17", tmp_path, "--variants", "denoise_masking", "sparse_kl", "--anomaly-class", "3")
-    with open(folder / "comparison.csv", newline="") as handle:
-        rows = list(csv.DictReader(handle))
+    rows = artifacts.read_csv(folder / "comparison.csv")
     assert [(row["variant"], int(row["parameters"])) for row in rows] == [("denoise_masking", 3_217),
                                                                            ("sparse_kl", 201_616)]
     assert record["loss"] == "binary_crossentropy"  # the notes' rule for inputs in [0, 1]
