@@ -19,6 +19,27 @@ import numpy as np
 from dlcourse.errors import UserError
 
 MODEL_SUFFIXES = (".h5", ".keras")
+OUTPUT_ENVIRONMENT_VARIABLE = "DLCOURSE_OUT"
+
+
+def output_root(out=None):
+    """The output root every command uses: ``out`` (a ``--out`` flag) if given, else
+    ``$DLCOURSE_OUT``, else ``saved_models/`` of the working directory (never the install tree)."""
+    if out:
+        return pathlib.Path(out).expanduser()
+    if os.environ.get(OUTPUT_ENVIRONMENT_VARIABLE):
+        return pathlib.Path(os.environ[OUTPUT_ENVIRONMENT_VARIABLE]).expanduser()
+    return pathlib.Path.cwd() / "saved_models"
+
+
+def find_output(path):
+    """``path`` as given when it exists, else the same relative path under :func:`output_root`
+    (so ``dlcourse predict 11_image_classifier/classifier.h5`` finds the model wherever --out went)."""
+    path = pathlib.Path(path).expanduser()
+    if path.exists() or path.is_absolute():
+        return path
+    under_root = output_root() / path
+    return under_root if under_root.exists() else path
 
 
 @contextlib.contextmanager
@@ -137,7 +158,7 @@ def load_model(path, compile=False):
     import h5py
     import keras
 
-    path = pathlib.Path(path)
+    path = find_output(path)
     if path.is_dir():
         found = ", ".join(sorted(child.name for child in path.glob("*.h5"))) or "none"
         raise UserError(f"{path} is a folder, not a model file; give one of its .h5 files ({found})")

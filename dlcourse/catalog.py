@@ -1,17 +1,35 @@
 """The numbered labs of the course: number, unit, what each teaches and what it leaves behind.
 
 The numbers are part of the contract (DESIGN.md, "Labs"): tests, grading manifests and the README
-refer to them. Each lab is a thin script ``labs/NN_slug.py`` with a ``main(argv=None)``.
+refer to them. Each lab is a thin script ``labs/NN_slug.py`` with a ``main(argv=None)``; setup.py
+installs the ``labs/`` folder as the package ``dlcourse.labs``, so the scripts are found the same way
+in a checkout, an editable install, a wheel and ``pip install git+...``.
 """
 
 import ast
 import dataclasses
+import importlib
 import importlib.util
 import pathlib
 
 from dlcourse.errors import UserError
 
-LABS_DIRECTORY = pathlib.Path(__file__).resolve().parent.parent / "labs"
+LABS_PACKAGE = "dlcourse.labs"
+
+
+def labs_directory():
+    """The folder holding the lab scripts: wherever Python finds ``dlcourse.labs``.
+
+    In a checkout that is ``<repo>/labs`` (an editable install maps it there, and a plain import
+    from the repository root falls back to it); in an installed package, ``site-packages/dlcourse/labs``.
+    """
+    try:
+        spec = importlib.util.find_spec(LABS_PACKAGE)
+    except ModuleNotFoundError:
+        spec = None
+    if spec is not None and spec.submodule_search_locations:
+        return pathlib.Path(next(iter(spec.submodule_search_locations)))
+    return pathlib.Path(__file__).resolve().parent.parent / "labs"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -33,17 +51,12 @@ class Lab:
 
     @property
     def script(self):
-        return LABS_DIRECTORY / f"{self.name}.py"
-
-    @property
-    def available(self):
-        return self.script.is_file()
+        """The lab's script file (``labs/NN_slug.py`` in a checkout)."""
+        return labs_directory() / f"{self.name}.py"
 
     @property
     def docstring(self):
-        """The lab script's docstring (what it teaches and what to observe), or ``None``."""
-        if not self.available:
-            return None
+        """The lab script's docstring: what it teaches, what to observe, its outputs."""
         return ast.get_docstring(ast.parse(self.script.read_text(encoding="utf-8")))
 
 
@@ -102,12 +115,14 @@ def get_lab(key):
 
 
 def load_lab_module(lab):
-    """Import ``labs/NN_slug.py`` as a module (its file name starts with a digit, so by path)."""
-    if not lab.available:
-        raise UserError(
-            f"lab {lab.name} has no script at {lab.script}; `dlcourse run` needs the repository checkout "
-            "(install with `pip install -e .` from a clone)")
-    spec = importlib.util.spec_from_file_location(f"dlcourse_lab_{lab.number}", lab.script)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    """Import lab ``lab`` as the module ``dlcourse.labs.NN_slug`` (a name that starts with a digit,
+    so through importlib rather than an import statement)."""
+    if not lab.script.is_file():
+        raise UserError(f"lab {lab.name} is missing from this installation (no {lab.script}); "
+                        "reinstall dlcourse (`pip install --force-reinstall dlcourse`)")
+    if importlib.util.find_spec(LABS_PACKAGE) is None:  # a checkout imported without installing
+        spec = importlib.util.spec_from_file_location(f"{LABS_PACKAGE}.{lab.name}", lab.script)
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        return module
+    return importlib.import_module(f"{LABS_PACKAGE}.{lab.name}")

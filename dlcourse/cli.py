@@ -11,7 +11,7 @@ import importlib
 import sys
 import time
 
-from dlcourse import catalog
+from dlcourse import __version__, catalog
 from dlcourse.errors import UserError, report_user_errors
 
 # name -> (module with configure_parser(parser) and command(args) -> int, one-line help)
@@ -36,6 +36,7 @@ def _top_parser():
         formatter_class=argparse.RawDescriptionHelpFormatter,
         epilog="commands:\n" + "\n".join(f"  {name:<13} {text}" for name, text in
                                          {**BUILTIN, **{k: v[1] for k, v in COMMANDS.items()}}.items()))
+    parser.add_argument("--version", action="version", version=f"dlcourse {__version__}")
     parser.add_argument("command", choices=[*BUILTIN, *COMMANDS], metavar="command")
     parser.add_argument("arguments", nargs=argparse.REMAINDER)
     return parser
@@ -44,9 +45,8 @@ def _top_parser():
 def list_labs():
     print(f"{'lab':<28} {'unit':<5} {'trains on (sample)':<26} outputs")
     for lab in catalog.LABS:
-        status = "" if lab.available else "  [not available yet]"
         data = lab.dataset if lab.dataset == "none" else f"{lab.dataset} ({lab.sample})"
-        print(f"{lab.name:<28} {lab.unit:<5} {data:<26} {', '.join(lab.outputs)}{status}")
+        print(f"{lab.name:<28} {lab.unit:<5} {data:<26} {', '.join(lab.outputs)}")
     return 0
 
 
@@ -57,7 +57,11 @@ def run_labs(arguments):
     key, flags = arguments[0], arguments[1:]
     if key != "all":
         return catalog.load_lab_module(catalog.get_lab(key)).main(flags) or 0
-    labs = [lab for lab in catalog.LABS if lab.available]
+    missing = [lab.name for lab in catalog.LABS if not lab.script.is_file()]
+    if missing:
+        raise UserError(f"this installation lacks the scripts of labs {', '.join(missing)} "
+                        f"(looked in {catalog.labs_directory()}); reinstall dlcourse")
+    labs = catalog.LABS
     failures = []
     for index, lab in enumerate(labs, 1):
         print(f"\n=== [{index}/{len(labs)}] lab {lab.name} ===", flush=True)
@@ -66,10 +70,8 @@ def run_labs(arguments):
         print(f"=== lab {lab.name}: {'ok' if code == 0 else 'FAILED'} in {time.perf_counter() - started:.1f}s ===")
         if code != 0:
             failures.append(lab.name)
-    missing = [lab.name for lab in catalog.LABS if not lab.available]
     print(f"\nran {len(labs)} labs: {len(labs) - len(failures)} ok, {len(failures)} failed"
-          + (f" ({', '.join(failures)})" if failures else "")
-          + (f"; not available yet: {', '.join(missing)}" if missing else ""))
+          + (f" ({', '.join(failures)})" if failures else ""))
     return 1 if failures else 0
 
 

@@ -6,6 +6,7 @@ sentence instead of a deep traceback.
 """
 
 import os
+import pathlib
 import platform
 import random
 import sys
@@ -122,7 +123,7 @@ def environment_report(data_dir=None):
     import tensorflow as tf
 
     import dlcourse
-    from dlcourse import data
+    from dlcourse import artifacts, catalog, data
 
     devices = [f"{device.device_type}:{device.name}" for device in tf.config.list_physical_devices()]
     return {
@@ -135,6 +136,9 @@ def environment_report(data_dir=None):
         "devices": devices,
         "cpu_count": os.cpu_count(),
         "strategy_auto": resolve_strategy_name("auto"),
+        "installed_at": str(pathlib.Path(dlcourse.__file__).parent),
+        "labs_folder": str(catalog.labs_directory()),
+        "output_root": str(artifacts.output_root().absolute()),
         "data_root": str(data.data_root(data_dir)),
         "data_search_paths": [str(path) for path in data.search_paths(data_dir)],
         "offline": data.files.offline(),

@@ -7,6 +7,7 @@ import argparse
 import dataclasses
 import hashlib
 import os
+import pathlib
 import stat
 
 import numpy as np
@@ -46,13 +47,22 @@ def set_remote(monkeypatch, name="mnist", **changes):
 
 def test_search_paths_and_data_root_order(env, monkeypatch):
     assert files.search_paths() == [env / "repo_datasets", env / "keras_datasets"]
-    assert files.data_root() == env / "repo_datasets"
+    assert files.data_root() == env / "keras_datasets"  # downloads go to the per-user cache
     monkeypatch.setenv("DLCOURSE_DATA", str(env / "shared"))
     assert files.search_paths(env / "mine") == [env / "mine", env / "shared",
                                                 env / "repo_datasets", env / "keras_datasets"]
     assert files.data_root() == env / "shared" and files.data_root(env / "mine") == env / "mine"
     # the same folder twice is searched once
     assert files.search_paths(env / "shared")[:2] == [env / "shared", env / "repo_datasets"]
+
+
+def test_an_installed_package_never_searches_or_writes_its_install_tree(env, monkeypatch):
+    import sysconfig
+
+    site_packages = pathlib.Path(sysconfig.get_paths()["purelib"])
+    monkeypatch.setattr(files, "REPO_DATASETS", site_packages / "datasets")  # what a wheel install gives
+    assert files.search_paths() == [env / "keras_datasets"]
+    assert files.data_root() == env / "keras_datasets"
 
 
 def test_lookup_takes_the_first_folder_that_has_the_file(env, monkeypatch):

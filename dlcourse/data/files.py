@@ -1,17 +1,21 @@
 """Finding, verifying and downloading the canonical dataset files.
 
-Lookup order for a file (DESIGN.md, "Data"): the ``data_dir`` argument (the labs' ``--data-dir``),
-``$DLCOURSE_DATA``, ``<repo>/datasets/``, ``~/.keras/datasets/``. A file found there is SHA-256
-verified (hashed once per process; the result is cached by path, size and modification time) and
-a mismatch is an error: the bad file is never used. A missing file is downloaded into the data
-root unless ``DLCOURSE_OFFLINE=1``. ``DLCOURSE_VERIFY=0`` skips the checksum check for an
-instructor's own subset of a dataset; such files are recorded as ``verified: False``.
+Lookup order for a file (docs/DESIGN.md, "Data"): the ``data_dir`` argument (the labs' ``--data-dir``),
+``$DLCOURSE_DATA``, the ``datasets/`` folder of the checkout the package runs from (not in an
+installed package), then ``~/.keras/datasets/`` (the cache ``keras.datasets`` fills). A
+file found there is SHA-256 verified (hashed once per process; the result is cached by path, size and
+modification time) and a mismatch is an error: the bad file is never used. A missing file is
+downloaded into the data root (``data_dir``, else ``$DLCOURSE_DATA``, else ``~/.keras/datasets``: a
+per-user folder, never the install tree) unless ``DLCOURSE_OFFLINE=1``. ``DLCOURSE_VERIFY=0`` skips
+the checksum check for an instructor's own subset of a dataset; such files are recorded as
+``verified: False``.
 """
 
 import hashlib
 import os
 import pathlib
 import sys
+import sysconfig
 import tempfile
 import urllib.request
 
@@ -19,6 +23,8 @@ from dlcourse.errors import UserError
 
 PACKAGE_PARENT = pathlib.Path(__file__).resolve().parent.parent.parent
 # Module attributes (not constants inlined in functions) so tests can point them elsewhere.
+# REPO_DATASETS only counts when PACKAGE_PARENT is a checkout (it has setup.cfg): in an installed
+# package it would be a folder inside site-packages, which is never searched or written.
 REPO_DATASETS = PACKAGE_PARENT / "datasets"
 KERAS_DATASETS = pathlib.Path("~/.keras/datasets").expanduser()
 
@@ -51,7 +57,9 @@ def search_paths(data_dir=None):
         candidates.append(pathlib.Path(data_dir).expanduser())
     if os.environ.get("DLCOURSE_DATA"):
         candidates.append(pathlib.Path(os.environ["DLCOURSE_DATA"]).expanduser())
-    candidates += [pathlib.Path(REPO_DATASETS), pathlib.Path(KERAS_DATASETS)]
+    if not _inside_install_tree(REPO_DATASETS):
+        candidates.append(pathlib.Path(REPO_DATASETS))
+    candidates.append(pathlib.Path(KERAS_DATASETS))
     folders = []
     for folder in candidates:
         if folder.resolve() not in [known.resolve() for known in folders]:
@@ -59,18 +67,21 @@ def search_paths(data_dir=None):
     return folders
 
 
+def _inside_install_tree(folder):
+    """True when ``folder`` lies in an installation's site-packages (a wheel install), where
+    ``<package parent>/datasets`` is not a checkout's folder and must not be used."""
+    folder = pathlib.Path(folder).resolve()
+    install_trees = {pathlib.Path(sysconfig.get_paths()[key]).resolve() for key in ("purelib", "platlib")}
+    return any(folder.is_relative_to(tree) for tree in install_trees)
+
+
 def data_root(data_dir=None):
-    """The folder downloads (and extracted archives) go to: ``data_dir``, ``$DLCOURSE_DATA`` or
-    ``<repo>/datasets`` (``~/.keras/datasets`` when the package is installed outside a checkout
-    and that folder cannot be written)."""
+    """The folder downloads (and extracted archives) go to: ``data_dir``, else ``$DLCOURSE_DATA``,
+    else ``~/.keras/datasets`` (per user, shared with ``keras.datasets``; never the install tree)."""
     if data_dir:
         return pathlib.Path(data_dir).expanduser()
     if os.environ.get("DLCOURSE_DATA"):
         return pathlib.Path(os.environ["DLCOURSE_DATA"]).expanduser()
-    repo_datasets = pathlib.Path(REPO_DATASETS)
-    writable = repo_datasets if repo_datasets.exists() else repo_datasets.parent
-    if os.access(writable, os.W_OK):
-        return repo_datasets
     return pathlib.Path(KERAS_DATASETS)
 
 

@@ -1,4 +1,7 @@
-"""``dlcourse check [saved_models/]``: a student's own outputs, checked as the grader will.
+"""``dlcourse check [FOLDER]``: a student's own outputs, checked as the grader will.
+
+The folder defaults to the output root the labs write to (``--out``, else ``$DLCOURSE_OUT``, else
+``./saved_models``; :func:`dlcourse.artifacts.output_root`).
 
 Runs the same manifests, static checks and sandbox as ``dlcourse grade`` on the lab folders present
 (``--labs`` picks others, ``--all`` every lab) and prints what passes and what will lose points, and
@@ -7,7 +10,7 @@ why. Exit status 0 when the check ran, whatever the points; 2 when the folder do
 
 import pathlib
 
-from dlcourse import catalog
+from dlcourse import artifacts, catalog
 from dlcourse.errors import UserError
 from dlcourse.grading import engine, manifest, submissions
 
@@ -36,8 +39,11 @@ def selected_labs(keys):
 
 
 def configure_parser(parser):
-    parser.add_argument("folder", nargs="?", type=pathlib.Path, default=pathlib.Path("saved_models"),
-                        help="your outputs folder (default saved_models/)")
+    parser.add_argument("folder", nargs="?", type=pathlib.Path, default=None,
+                        help="your outputs folder, as given to the labs' --out (default $DLCOURSE_OUT, "
+                             "else ./saved_models)")
+    parser.add_argument("--out", dest="out_folder", type=pathlib.Path, default=None,
+                        help="the same as FOLDER, spelled as the labs spell it")
     parser.add_argument("--labs", nargs="+", default=None, help="labs to check (default: those present)")
     parser.add_argument("--all", action="store_true", help="check every lab, including missing ones")
     add_limit_arguments(parser)
@@ -55,6 +61,9 @@ def print_verdict(verdict):
 
 
 def command(args):
+    if args.folder and args.out_folder and args.folder != args.out_folder:
+        raise UserError(f"two output folders given ({args.folder} and --out {args.out_folder}); give one")
+    args.folder = artifacts.output_root(args.folder or args.out_folder)
     if not args.folder.is_dir():
         raise UserError(f"{args.folder} is not a folder; run a lab first (e.g. `dlcourse run 02`) or name your outputs folder")
     root = submissions.find_output_root(args.folder)
