@@ -7,6 +7,9 @@ memory when loaded. Each gets the right verdict, the run completes, nothing is w
 
 import csv
 import json
+import os
+import pathlib
+import signal
 import zipfile
 
 import h5py
@@ -183,10 +186,47 @@ def test_zip_extraction_refuses_escapes_links_and_bombs(tmp_path):
     assert submissions.find_output_root(fine) == fine / "s"
 
 
-def test_sandbox_time_limit(tmp_path):
+def slow_request(path):
+    """A request whose evaluation takes seconds: 10**6 samples through ``predict``, 128 at a time."""
+    return {"model_path": str(path), "checks": [{"kind": "generator_output", "count": 10**6}]}
+
+
+@pytest.mark.parametrize("spawn", [False, True], ids=["warm-loader", "fresh-process"])
+def test_sandbox_time_limit(tmp_path, monkeypatch, spawn):
+    if spawn:
+        monkeypatch.setenv("DLCOURSE_GRADING_SPAWN", "1")
     path = artifacts.save_model(hand_set_mlp("xor"), tmp_path / "xor.h5")
-    result = sandbox.run_in_sandbox({"model_path": str(path), "checks": []}, timeout=0.5)
+    result = sandbox.run_in_sandbox(slow_request(path), timeout=0.5)
     assert result == {"ok": False, "error": "loading or evaluating the model took longer than 0.5 s (time limit)"}
+    assert sandbox.running_children() == []
+
+
+def test_a_warm_loader_grades_model_after_model_each_under_its_own_limits(tmp_path, monkeypatch):
+    """One loader process (TensorFlow imported once) forks a limited child per model: a memory
+    bomb, a hang and the loader's own death cost only their model; the loader is replaced."""
+    sandbox.shutdown()
+    good = artifacts.save_model(hand_set_mlp("xor"), tmp_path / "xor.h5")
+    memory_bomb(tmp_path / "bomb.h5")
+    request = {"model_path": str(good), "checks": [{"kind": "truth_table", "table": "xor", "points": 3}]}
+
+    def graded(result):
+        return result["ok"] and result["parameters"] == 9 and result["checks"][0]["value"] == 1.0
+
+    assert graded(sandbox.run_in_sandbox(request))
+    [loader] = sandbox.warm_loaders()
+    bombed = sandbox.run_in_sandbox({"model_path": str(tmp_path / "bomb.h5"), "checks": []}, memory_mb=4096)
+    assert bombed == {"ok": False, "error": "loading the model needed more than the 4096 MB memory limit"}
+    assert "time limit" in sandbox.run_in_sandbox(slow_request(good), timeout=1)["error"]
+    assert graded(sandbox.run_in_sandbox(request)) and sandbox.warm_loaders() == [loader]
+    os.kill(loader, signal.SIGKILL)  # the loader dies between two models: the next one gets a new loader
+    assert graded(sandbox.run_in_sandbox(request))
+    [replacement] = sandbox.warm_loaders()
+    assert replacement != loader and sandbox.running_children() == []
+    folders = [pathlib.Path(warm.folder) for warm in sandbox._loaders]
+    sandbox.shutdown()
+    assert sandbox.warm_loaders() == [] and not any(folder.exists() for folder in folders)
+    monkeypatch.setenv("DLCOURSE_GRADING_SPAWN", "1")  # the fallback: a fresh process per model
+    assert graded(sandbox.run_in_sandbox(request)) and sandbox.warm_loaders() == []
 
 
 def test_generator_and_threshold_verdicts():

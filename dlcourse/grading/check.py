@@ -8,22 +8,40 @@ Runs the same manifests, static checks and sandbox as ``dlcourse grade`` on the 
 why. Exit status 0 when the check ran, whatever the points; 2 when the folder does not exist.
 """
 
+import argparse
+import math
 import pathlib
 
 from dlcourse import artifacts, catalog
 from dlcourse.errors import UserError
-from dlcourse.grading import engine, manifest, submissions
+from dlcourse.grading import engine, manifest, sandbox, submissions
+from dlcourse.training import positive_float, positive_int
+
+
+def positive_finite(text):
+    """A number > 0 that is not infinite or NaN (``--timeout``, ``--max-model-mb``)."""
+    value = positive_float(text)
+    if not math.isfinite(value):
+        raise argparse.ArgumentTypeError(f"must be a finite number, got {text!r}")
+    return value
+
+
+positive_finite.__name__ = "float"
 
 
 def add_limit_arguments(parser):
     parser.add_argument("--data-dir", type=pathlib.Path, default=None,
                         help="folder with the held-out dataset files (canonical names)")
-    parser.add_argument("--timeout", type=float, default=engine.sandbox.DEFAULT_TIMEOUT_SECONDS,
-                        help="seconds allowed to load and evaluate one model (default %(default)s)")
-    parser.add_argument("--memory-mb", type=int, default=engine.sandbox.DEFAULT_MEMORY_MB,
-                        help="address-space limit of the loading process in MB (default %(default)s)")
-    parser.add_argument("--max-model-mb", type=float, default=engine.inspect_model.DEFAULT_MAX_BYTES / 2**20,
+    parser.add_argument("--timeout", type=positive_finite, default=engine.sandbox.DEFAULT_TIMEOUT_SECONDS,
+                        help="seconds allowed to read one file, and to load and evaluate one model "
+                             "(default %(default)s)")
+    parser.add_argument("--memory-mb", type=positive_int, default=engine.sandbox.DEFAULT_MEMORY_MB,
+                        help="address-space limit of the reading and loading processes in MB (default %(default)s)")
+    parser.add_argument("--max-model-mb", type=positive_finite, default=engine.inspect_model.DEFAULT_MAX_BYTES / 2**20,
                         help="largest model file accepted, MB (default %(default)s)")
+    parser.add_argument("--require", choices=["any", "full"], default="any",
+                        help="full: ignore run.json's --smoke/sample claims; every model is evaluated on the "
+                             "real held-out data against the full-data thresholds (default %(default)s)")
 
 
 def limits_from(args):
@@ -70,12 +88,16 @@ def command(args):
     if args.labs or args.all:
         labs = selected_labs(args.labs)
     else:
-        labs = [name for name in manifest.available_manifests() if (root / name).is_dir()]
+        labs = [name for name in manifest.available_manifests() if (root / name).is_dir() and not (root / name).is_symlink()]
         if not labs:
             raise UserError(f"no lab folders (like 02_xor_mlp/) in {root}; run a lab first or pass --all")
     total = maximum = 0
-    for lab in labs:
-        verdict = engine.grade_lab(root, lab, data_dir=args.data_dir, limits=limits_from(args))
+    try:
+        verdicts = engine.grade_labs(root, labs, data_dir=args.data_dir, limits=limits_from(args),
+                                     require_full=args.require == "full")
+    finally:
+        sandbox.shutdown()
+    for verdict in verdicts:
         print_verdict(verdict)
         total += verdict.points
         maximum += verdict.max_points

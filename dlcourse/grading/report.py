@@ -1,11 +1,19 @@
 """The instructor's report: grades.csv, grades.json, feedback/<student>.md, Gradescope results.
 
-Everything is written under the report folder, each file atomically (``dlcourse.artifacts``).
+Written as grading goes: when a student is graded, their feedback (and Gradescope results) and then
+``students/<student>.json`` (their row and every check) are written, each file atomically
+(``dlcourse.artifacts``); the record is written last, so it marks a student as done. ``grades.csv``
+and ``grades.json`` are rebuilt from the records at the end, and on an interruption. A rerun with
+the same settings reads the records back instead of grading those students again.
 """
 
+import json
 import pathlib
 
 from dlcourse import artifacts
+
+RECORDS = "students"
+MAX_RECORD_BYTES = 32 * 1024 * 1024
 
 
 def feedback_markdown(student, verdicts, refused=None):
@@ -38,24 +46,67 @@ def gradescope_results(verdicts, refused=None):
             "output": refused or "Graded by dlcourse grade.", "tests": tests}
 
 
-def write_reports(report_dir, results, labs, gradescope=False):
-    """``results`` is a list of ``(student, verdicts, refused_reason_or_None)``."""
+def student_row(student, source, verdicts, refused):
+    total = round(sum(verdict.points for verdict in verdicts), 2)
+    maximum = round(sum(verdict.max_points for verdict in verdicts), 2)
+    sample = [verdict.lab[:2] for verdict in verdicts if verdict.sample_data]
+    row = {"student": student, "source": source, "total": total, "max": maximum,
+           "percent": round(100 * total / maximum, 1) if maximum else 0.0,
+           "status": f"refused: {refused}" if refused else "graded",
+           "sample_thresholds": " ".join(sample) if sample else "none"}
+    row.update({verdict.lab: verdict.points for verdict in verdicts})
+    return row
+
+
+def write_student(report_dir, student, source, verdicts, refused, *, settings, gradescope=False):
+    """Write one student's feedback, Gradescope results and record; returns the record."""
     report_dir = pathlib.Path(report_dir)
-    rows, summary = [], []
-    for student, verdicts, refused in results:
-        total = round(sum(verdict.points for verdict in verdicts), 2)
-        maximum = round(sum(verdict.max_points for verdict in verdicts), 2)
-        row = {"student": student, "total": total, "max": maximum,
-               "percent": round(100 * total / maximum, 1) if maximum else 0.0,
-               "status": f"refused: {refused}" if refused else "graded"}
-        row.update({verdict.lab: verdict.points for verdict in verdicts})
-        rows.append(row)
-        summary.append({**row, "labs": [verdict.to_dict() for verdict in verdicts]})
-        artifacts.write_text(feedback_markdown(student, verdicts, refused), report_dir / "feedback" / f"{student}.md")
-        if gradescope:
-            artifacts.write_json(gradescope_results(verdicts, refused),
-                                 report_dir / "gradescope" / student / "results.json")
-    fieldnames = ["student", "total", "max", "percent", "status", *labs]
+    record = {"settings": settings, "row": student_row(student, source, verdicts, refused),
+              "labs": [verdict.to_dict() for verdict in verdicts]}
+    artifacts.write_text(feedback_markdown(student, verdicts, refused), report_dir / "feedback" / f"{student}.md")
+    if gradescope:
+        artifacts.write_json(gradescope_results(verdicts, refused), report_dir / "gradescope" / student / "results.json")
+    artifacts.write_json(record, report_dir / RECORDS / f"{student}.json")
+    return record
+
+
+def read_student(report_dir, student, source, settings, *, gradescope=False):
+    """The record of ``student`` from an earlier run with the same settings and source, else None."""
+    report_dir = pathlib.Path(report_dir)
+    path = report_dir / RECORDS / f"{student}.json"
+    try:
+        if path.is_symlink() or not path.is_file() or path.stat().st_size > MAX_RECORD_BYTES:
+            return None
+        record = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    if not isinstance(record, dict) or record.get("settings") != settings \
+            or not isinstance(record.get("row"), dict) or record["row"].get("source") != source:
+        return None
+    if not (report_dir / "feedback" / f"{student}.md").is_file() or \
+            (gradescope and not (report_dir / "gradescope" / student / "results.json").is_file()):
+        return None
+    return record
+
+
+def rebuild(report_dir, records, labs, *, skipped=(), expected=None):
+    """Write grades.csv and grades.json from ``records`` (in order); ``expected`` students in all."""
+    report_dir = pathlib.Path(report_dir)
+    rows = [record["row"] for record in records]
+    rows += [{"student": "", "source": entry.source, "status": f"skipped: {entry.reason}"} for entry in skipped]
+    fieldnames = ["student", "source", "total", "max", "percent", "status", "sample_thresholds", *labs]
     artifacts.write_csv(rows, report_dir / "grades.csv", fieldnames=fieldnames)
-    artifacts.write_json({"labs": list(labs), "students": summary}, report_dir / "grades.json")
+    expected = len(records) if expected is None else expected
+    artifacts.write_json({"labs": list(labs), "complete": len(records) == expected, "graded": len(records),
+                          "students_found": expected,
+                          "students": [{**record["row"], "labs": record["labs"]} for record in records],
+                          "skipped": [{"source": entry.source, "reason": entry.reason} for entry in skipped]},
+                         report_dir / "grades.json")
     return rows
+
+
+def write_reports(report_dir, results, labs, gradescope=False, settings=None):
+    """All at once: ``results`` is a list of ``(student, verdicts, refused_reason_or_None)``."""
+    records = [write_student(report_dir, student, student, verdicts, refused, settings=settings, gradescope=gradescope)
+               for student, verdicts, refused in results]
+    return rebuild(report_dir, records, labs)

@@ -6,14 +6,18 @@ written. Extraction happens in a temporary folder owned by the grader, never bes
 """
 
 import dataclasses
+import hashlib
+import os
 import pathlib
 import re
 import stat
+import unicodedata
 import zipfile
 
 MAX_ENTRIES = 5000
 MAX_TOTAL_BYTES = 2 * 1024**3
 LAB_FOLDER = re.compile(r"^\d\d_[a-z0-9_]+$")
+MAX_NAME_BYTES = 150  # + ".md" and the atomic writer's temporary prefix and suffix: well under 255
 
 
 class RefusedSubmission(Exception):
@@ -22,29 +26,103 @@ class RefusedSubmission(Exception):
 
 @dataclasses.dataclass(frozen=True)
 class Submission:
-    student: str
+    student: str  # the report name: unique, readable, safe as a file name
     path: pathlib.Path
+    source: str = ""  # the folder or zip name as handed in
 
     @property
     def is_zip(self):
         return self.path.suffix.lower() == ".zip"
 
 
-def find_submissions(root):
-    """Each folder or ``.zip`` directly under ``root`` is one student's submission, named by its stem."""
+@dataclasses.dataclass(frozen=True)
+class Skipped:
+    source: str
+    reason: str
+
+
+def scan_submissions(root, exclude=None):
+    """``(submissions, skipped)``: each folder or ``.zip`` directly under ``root`` is one student.
+
+    Hidden folders and zips (a name starting with ``.``), symbolic links, ``__MACOSX`` and other
+    files are not graded and are listed in ``skipped`` with the reason (hidden plain files such as
+    ``.DS_Store`` are ignored). Report names are unique (see :func:`report_names`).
+    """
     root = pathlib.Path(root)
-    submissions = []
+    found, skipped = [], []
     for path in sorted(root.iterdir()):
-        if path.name.startswith(".") or path.is_symlink():
+        if exclude is not None and path.resolve() == pathlib.Path(exclude).resolve():  # the report folder
             continue
-        if path.is_dir() or path.suffix.lower() == ".zip":
-            submissions.append(Submission(student=_student_name(path), path=path))
-    return submissions
+        source = display_name(path.name)
+        try:
+            mode = path.lstat().st_mode
+        except OSError as error:
+            skipped.append(Skipped(source, f"cannot be read ({error.strerror or error})"))
+            continue
+        is_zip = stat.S_ISREG(mode) and path.suffix.lower() == ".zip"
+        if path.name.startswith("."):
+            if stat.S_ISDIR(mode) or is_zip:
+                skipped.append(Skipped(source, "a hidden folder or zip (its name starts with '.'); rename it to grade it"))
+        elif stat.S_ISLNK(mode):
+            skipped.append(Skipped(source, "a symbolic link; copy the submission itself"))
+        elif path.name == "__MACOSX":
+            skipped.append(Skipped(source, "macOS zip metadata, not a submission"))
+        elif stat.S_ISDIR(mode) or is_zip:
+            found.append(path)
+        else:
+            skipped.append(Skipped(source, "not a folder or a .zip"))
+    names = report_names([path.name for path in found])
+    return [Submission(student=names[path.name], path=path, source=display_name(path.name)) for path in found], skipped
 
 
-def _student_name(path):
-    name = path.stem if path.suffix.lower() == ".zip" else path.name
-    return re.sub(r"[^A-Za-z0-9_.-]+", "_", name).strip("._") or "student"
+def find_submissions(root):
+    """The submissions under ``root`` (see :func:`scan_submissions`)."""
+    return scan_submissions(root)[0]
+
+
+def display_name(name):
+    """A file name as text that can always be written (undecodable bytes become U+FFFD)."""
+    return os.fsencode(name).decode("utf-8", "replace")
+
+
+def _digest(source):
+    return hashlib.sha256(os.fsencode(source)).hexdigest()[:6]
+
+
+def report_name(source):
+    """A readable file-name-safe name for a submission called ``source`` (a folder or ``x.zip``).
+
+    Letters and digits of any script are kept (NFC), other runs of characters become ``_``; a name
+    longer than ``MAX_NAME_BYTES`` of UTF-8 is cut and gets a suffix from a hash of the whole name,
+    so the report's files stay within the file-system's 255-byte limit.
+    """
+    stem = source[:-4] if source.lower().endswith(".zip") else source
+    name = re.sub(r"[^\w.-]+", "_", unicodedata.normalize("NFC", display_name(stem))).strip("._-") or "student"
+    encoded = name.encode("utf-8")
+    if len(encoded) > MAX_NAME_BYTES:
+        name = encoded[:MAX_NAME_BYTES].decode("utf-8", "ignore").rstrip("._-") + "-" + _digest(source)
+    return name
+
+
+def report_names(sources):
+    """``{source: unique report name}``. Names that clash (also when only their case differs) get a
+    suffix from a hash of their own source name, so a name never depends on the other students; a
+    source whose name needs no change keeps it when it is the only such one in the clash."""
+    names = {source: report_name(source) for source in sources}
+    for attempt in range(3):
+        groups = {}
+        for source, name in names.items():
+            groups.setdefault(name.casefold(), []).append(source)
+        clashes = [group for group in groups.values() if len(group) > 1]
+        if not clashes:
+            break
+        for group in clashes:
+            unchanged = [source for source in group if source == names[source]]
+            for source in group:
+                if len(unchanged) == 1 and source == unchanged[0]:
+                    continue
+                names[source] = f"{names[source]}-{_digest(source + '#' * attempt)}"
+    return names
 
 
 def _safe_member_path(name):
