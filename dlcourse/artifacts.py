@@ -7,11 +7,13 @@ with ``os.replace``, so an interrupted run never leaves a truncated file at the 
 
 import contextlib
 import csv
+import errno
 import io
 import json
 import logging
 import os
 import pathlib
+import re
 import tempfile
 
 import numpy as np
@@ -42,12 +44,41 @@ def find_output(path):
     return under_root if under_root.exists() else path
 
 
+# The temporary names atomic_path makes: ".<stem>.<mkstemp's 8 characters>.partial[.<suffix>]".
+PARTIAL_NAME = re.compile(r"^\..+\.[a-z0-9_]{8}\.partial(\.[^.]+)?$")
+
+# What the C library says for these errors, for the OSErrors (h5py's, Keras's) that carry no errno.
+_ERRNO_WORDS = {errno.ENOSPC: "no space left on device", errno.EDQUOT: "disk quota exceeded",
+                errno.EACCES: "permission denied", errno.EROFS: "read-only file system",
+                errno.EFBIG: "file too large"}
+
+
+def write_error(error, path):
+    """The :class:`UserError` for an ``OSError`` met while writing ``path``, or None for other errors.
+
+    Disk full (or over quota), permission denied, a read-only file system and a file too large are
+    mistakes of the place written to, so they name the file and what to do; anything else may be a
+    bug and is left to raise.
+    """
+    number = error.errno
+    if number not in _ERRNO_WORDS:
+        text = str(error).lower()
+        number = next((key for key, words in _ERRNO_WORDS.items() if words in text), None)
+    if number is None:
+        return None
+    if number in (errno.ENOSPC, errno.EDQUOT):
+        return UserError(f"{_ERRNO_WORDS[number]} writing {path}; free space or choose another --out")
+    return UserError(f"cannot write {path} ({os.strerror(number).lower()}); choose another --out folder")
+
+
 @contextlib.contextmanager
 def atomic_path(path):
     """Yield a temporary path beside ``path``; move it to ``path`` only if the block succeeds.
 
     The temporary name keeps the final suffix (Keras picks the format from it) and starts with a
-    dot, so a half-written file is never mistaken for an output.
+    dot, so a half-written file is never mistaken for an output (and :func:`remove_stale` can find
+    one a killed run left). A full disk or a folder that cannot be written, in the block, the flush
+    or the move, ends in one :class:`UserError` naming ``path``; the temporary file is removed.
     """
     path = pathlib.Path(path)
     try:
@@ -55,7 +86,8 @@ def atomic_path(path):
         descriptor, temporary = tempfile.mkstemp(
             prefix=f".{path.stem}.", suffix=f".partial{''.join(path.suffixes[-1:])}", dir=path.parent)
     except OSError as error:
-        raise UserError(f"cannot write {path} ({error.strerror or error}); choose another --out folder") from None
+        raise (write_error(error, path)
+               or UserError(f"cannot write {path} ({error.strerror or error}); choose another --out folder")) from None
     os.close(descriptor)
     # mkstemp makes the file private (0600); outputs get the permissions any other file would
     mask = os.umask(0)
@@ -67,9 +99,36 @@ def atomic_path(path):
         with open(temporary, "rb+") as handle:
             os.fsync(handle.fileno())
         os.replace(temporary, path)
+    except OSError as error:
+        # an error about another file (a callback writing elsewhere during fit) names that file
+        named = error.filename if error.filename and pathlib.Path(os.fsdecode(error.filename)) != temporary else path
+        user_error = write_error(error, named)
+        if user_error is None:
+            raise
+        raise user_error from None
     finally:
         if temporary.exists():
             temporary.unlink()
+
+
+def remove_stale(folder, *names):
+    """Remove ``names`` and the temporary files of :func:`atomic_path` (a killed run's) from ``folder``.
+
+    Only files directly in ``folder`` whose names match :data:`PARTIAL_NAME` are temporaries; sub-folders
+    (``.checkpoint/``, ``tensorboard/``) are left alone.
+    """
+    folder = pathlib.Path(folder)
+    if not folder.is_dir():
+        return []
+    stale = [folder / name for name in names if (folder / name).is_file()]
+    stale += sorted(child for child in folder.iterdir() if PARTIAL_NAME.match(child.name) and child.is_file())
+    for path in stale:
+        try:
+            path.unlink(missing_ok=True)
+        except OSError as error:
+            raise UserError(f"cannot remove {path}, left by an earlier run ({error.strerror or error}); "
+                            "remove it yourself or choose another --out folder") from None
+    return stale
 
 
 def write_bytes(data, path):
@@ -93,8 +152,24 @@ def _to_builtin(value):
     raise TypeError(f"cannot write {type(value).__name__} to JSON")
 
 
+def _finite_or_null(value):
+    """``value`` with every NaN or infinity (a diverged loss) replaced by ``None``, recursively."""
+    if isinstance(value, dict):
+        return {key: _finite_or_null(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_finite_or_null(item) for item in value]
+    if isinstance(value, np.ndarray):
+        return _finite_or_null(value.tolist())
+    if isinstance(value, (float, np.floating)) and not np.isfinite(value):
+        return None
+    return value
+
+
 def write_json(obj, path):
-    return write_text(json.dumps(obj, indent=2, default=_to_builtin) + "\n", path)
+    """Write standard JSON: it has no NaN or Infinity, so a non-finite number is written as ``null``
+    (the grader's strict reader refuses the non-standard tokens Python would otherwise write)."""
+    text = json.dumps(_finite_or_null(obj), indent=2, default=_to_builtin, allow_nan=False)
+    return write_text(text + "\n", path)
 
 
 def write_csv(rows, path, fieldnames=None):
@@ -158,6 +233,8 @@ def load_model(path, compile=False):
     import h5py
     import keras
 
+    from dlcourse import compat
+
     path = find_output(path)
     if path.is_dir():
         found = ", ".join(sorted(child.name for child in path.glob("*.h5"))) or "none"
@@ -169,8 +246,14 @@ def load_model(path, compile=False):
     if path.suffix in (".h5", ".hdf5") and not h5py.is_hdf5(path):
         raise UserError(f"{path} is not an HDF5 model file (truncated or corrupt?); re-run the lab to recreate it")
     try:
-        return keras.saving.load_model(path, compile=compile, safe_mode=True)
+        with compat.legacy_h5_safe_mode():  # Keras < 3.11.3 ignores safe_mode for .h5
+            return keras.saving.load_model(path, compile=compile, safe_mode=True)
     except Exception as error:  # Keras raises many types for bad files; all mean the same to a user
+        newer = compat.saved_by_newer_keras(path) if path.suffix in (".h5", ".hdf5") else None
+        if newer:
+            raise UserError(f"cannot load model {path}: it was saved by Keras {newer}, newer than this "
+                            f"Keras {keras.__version__}; upgrade Keras (pip install -U keras) or re-run "
+                            "the lab with this one") from None
         message = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
         raise UserError(f"cannot load model {path}: {message}") from None
 

@@ -1,7 +1,9 @@
 """Atomic writes, the run record helpers and safe model loading (dlcourse/artifacts.py)."""
 
+import errno
 import json
 import os
+import pathlib
 import subprocess
 import sys
 
@@ -121,3 +123,112 @@ def test_load_model_names_folders_and_non_model_files(tmp_path):
     (tmp_path / "run.json").write_text("{}")
     with pytest.raises(UserError, match="is not a model file"):
         artifacts.load_model(tmp_path / "run.json")
+
+
+NO_SPACE = "no space left on device writing {path}; free space or choose another --out"
+
+
+@pytest.mark.parametrize("error", [
+    OSError(errno.ENOSPC, os.strerror(errno.ENOSPC)),
+    # h5py's errors carry no errno, only the C library's words
+    OSError("Unable to synchronously create dataset (file write failed: time = now, filename = 'x.h5', "
+            "errno = 28, error message = 'No space left on device')"),
+])
+def test_full_disk_while_saving_a_model_is_one_clear_error(tmp_path, monkeypatch, error):
+    def full_disk(self, filepath, *args, **kwargs):
+        with open(filepath, "wb") as handle:
+            handle.write(b"\x89HDF")  # a partial write, then the disk is full
+        raise error
+
+    monkeypatch.setattr(keras.Model, "save", full_disk)
+    path = tmp_path / "model.h5"
+    with pytest.raises(UserError) as caught:
+        artifacts.save_model(small_model(), path)
+    assert str(caught.value) == NO_SPACE.format(path=path)
+    assert list(tmp_path.iterdir()) == []  # the .partial file is removed
+
+
+@pytest.mark.skipif(not os.path.exists("/dev/full"), reason="needs /dev/full")
+def test_a_real_enospc_from_the_kernel_is_one_clear_error(tmp_path, monkeypatch):
+    def write_to_a_full_device(self, data):
+        with open("/dev/full", "wb") as handle:  # the kernel answers every write with ENOSPC
+            handle.write(data)
+
+    monkeypatch.setattr(pathlib.Path, "write_bytes", write_to_a_full_device)
+    with pytest.raises(UserError, match="^no space left on device writing .*run.json; free space"):
+        artifacts.write_json({"a": 1}, tmp_path / "run.json")
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("failing, error, message", [
+    ("write", OSError(errno.ENOSPC, "No space left on device"), "no space left on device writing"),
+    ("fsync", OSError(errno.EDQUOT, "Disk quota exceeded"), "disk quota exceeded writing"),
+    ("replace", PermissionError(errno.EACCES, "Permission denied"), "cannot write .* \\(permission denied\\)"),
+    ("replace", OSError(errno.EROFS, "Read-only file system"), "cannot write .* \\(read-only file system\\)"),
+])
+def test_os_errors_in_each_step_of_an_atomic_write_are_user_errors(tmp_path, monkeypatch, failing, error, message):
+    def fail(*args, **kwargs):
+        raise error
+
+    monkeypatch.setattr(os, failing, fail)
+    with pytest.raises(UserError, match=message):
+        with artifacts.atomic_path(tmp_path / "table.csv") as temporary:
+            descriptor = os.open(temporary, os.O_WRONLY)
+            try:
+                os.write(descriptor, b"a,b\n")
+            finally:
+                os.close(descriptor)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_other_os_errors_are_left_to_raise(tmp_path, monkeypatch):
+    def fail(*args, **kwargs):
+        raise OSError(errno.EIO, "Input/output error")
+
+    monkeypatch.setattr(os, "replace", fail)
+    with pytest.raises(OSError, match="Input/output error"):
+        artifacts.write_text("x", tmp_path / "a.txt")
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root ignores file permissions")
+def test_read_only_folder_is_one_clear_error(tmp_path):
+    folder = tmp_path / "lab"
+    folder.mkdir()
+    folder.chmod(0o555)
+    try:
+        with pytest.raises(UserError, match="cannot write .*run.json \\(.*ermission denied\\); choose another --out"):
+            artifacts.write_json({"a": 1}, folder / "run.json")
+        assert list(folder.iterdir()) == []
+    finally:
+        folder.chmod(0o755)
+
+
+def test_remove_stale_takes_only_the_partial_files_of_atomic_writes(tmp_path):
+    for name in (".history.ab_d12z9.partial.csv", ".lenet5.x1y2z3w4.partial.h5", ".notes.abcdefgh.partial",
+                 "run.json", "history.csv", "lenet5.h5", ".hidden", "my.partial.txt", ".checkpoint/state.json",
+                 ".checkpoint/history/.history.abcdefgh.partial.csv"):
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_text("x")
+    removed = artifacts.remove_stale(tmp_path, "run.json")
+    assert sorted(path.name for path in removed) == [".history.ab_d12z9.partial.csv", ".lenet5.x1y2z3w4.partial.h5",
+                                                     ".notes.abcdefgh.partial", "run.json"]
+    assert sorted(path.name for path in tmp_path.iterdir()) == [".checkpoint", ".hidden", "history.csv", "lenet5.h5",
+                                                                "my.partial.txt"]
+    assert (tmp_path / ".checkpoint/history/.history.abcdefgh.partial.csv").exists()  # sub-folders stay
+    assert artifacts.remove_stale(tmp_path / "missing") == []
+    # the name atomic_path makes is the name remove_stale recognises
+    with pytest.raises(RuntimeError):
+        with artifacts.atomic_path(tmp_path / "curves.png") as temporary:
+            assert artifacts.PARTIAL_NAME.match(temporary.name)
+            raise RuntimeError
+
+
+def test_write_json_writes_standard_json_with_null_for_non_finite_numbers(tmp_path):
+    import json
+
+    path = artifacts.write_json({"loss": float("nan"), "curve": [np.float32(np.inf), 0.5], "n": np.int64(3)},
+                                tmp_path / "record.json")
+    text = path.read_text() if hasattr(path, "read_text") else (tmp_path / "record.json").read_text()
+    assert "NaN" not in text and "Infinity" not in text
+    assert json.loads(text) == {"loss": None, "curve": [None, 0.5], "n": 3}

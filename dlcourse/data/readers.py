@@ -1,7 +1,9 @@
 """Readers for the canonical image-dataset formats (no ``keras.datasets`` call, no download).
 
 Each reader takes paths to files already located and verified by :mod:`dlcourse.data.files` and
-returns NumPy arrays: images uint8 with a channel axis, labels int64 vectors.
+returns NumPy arrays: images with a channel axis, labels vectors (int64 when they are integers), in
+the dtypes the file holds; :func:`dlcourse.data.load` checks dtypes, shapes, counts and label ranges
+(:mod:`dlcourse.data.validation`).
 
 - ``mnist.npz``: ``x_train, y_train, x_test, y_test`` (as ``keras.datasets.mnist``).
 - Fashion-MNIST ``*-idx?-ubyte.gz``: big-endian IDX headers, then raw uint8.
@@ -88,9 +90,6 @@ def read_fashion_mnist(paths):
     def split(prefix):
         x = read_idx(paths[f"{prefix}-images-idx3-ubyte.gz"])
         y = read_idx(paths[f"{prefix}-labels-idx1-ubyte.gz"])
-        if len(x) != len(y):
-            raise corrupt_file_error(paths[f"{prefix}-labels-idx1-ubyte.gz"],
-                                     "image and label counts differ")
         return _images(x), _labels(y)
     return split("train"), split("t10k")
 
@@ -114,9 +113,14 @@ def read_cifar10(path):
         raise corrupt_file_error(path, f"missing {', '.join(missing)}")
 
     def join(names):
-        x = np.concatenate([np.asarray(batches[name]["data"], np.uint8) for name in names])
-        y = np.concatenate([np.asarray(batches[name]["labels"]) for name in names])
-        return x.reshape(-1, 3, 32, 32).transpose(0, 2, 3, 1).copy(), _labels(y)  # CHW -> HWC
+        try:
+            x = np.concatenate([np.asarray(batches[name]["data"]) for name in names])
+            y = np.concatenate([np.asarray(batches[name]["labels"]).reshape(-1) for name in names])
+        except (KeyError, ValueError) as error:  # a batch without data/labels, or rows of other sizes
+            raise corrupt_file_error(path, f"{', '.join(names)}: {error!r}") from error
+        if x.ndim == 2 and x.shape[1] == 3 * 32 * 32:  # other shapes are reported by the load's checks
+            x = x.reshape(-1, 3, 32, 32).transpose(0, 2, 3, 1).copy()  # CHW -> HWC
+        return x, _labels(y)
     return join([f"data_batch_{i}" for i in range(1, 6)]), join(["test_batch"])
 
 
@@ -210,12 +214,13 @@ def read_flowers(folder, class_names, image_size=(224, 224)):
 
 
 def _images(x):
-    x = np.asarray(x, dtype=np.uint8)
+    x = np.asarray(x)  # not cast: float or int images are refused by the load's checks, not truncated
     return x[..., None] if x.ndim == 3 else x
 
 
 def _labels(y):
-    return np.asarray(y).reshape(-1).astype(np.int64)
+    y = np.asarray(y).reshape(-1)
+    return y.astype(np.int64) if y.dtype.kind in "iu" else y  # float labels are checked, not truncated
 
 
 def npz_member_arrays(path):

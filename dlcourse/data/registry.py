@@ -144,3 +144,8 @@ REGISTRY = {
 
 # Generated on the fly, no download (see dlcourse/data/embedded.py and reviews.py).
 EMBEDDED = ("digits", "shapes", "reviews")
+
+# (height, width, channels) of the uint8 images ``load`` returns, checked after every load (flowers:
+# the ``image_size`` asked for, x 3; imdb and reviews are sequences).
+IMAGE_SHAPES = {"mnist": (28, 28, 1), "fashion_mnist": (28, 28, 1), "cifar10": (32, 32, 3),
+                "digits": (28, 28, 1), "shapes": (32, 32, 3)}
