@@ -10,7 +10,8 @@ Only Listing V-A gives layer sizes; the other architectures here are this packag
 import keras
 import numpy as np
 
-from dlcourse.layers.sampling import KLSparsityRegularizer, MaskingNoise
+from dlcourse import compat
+from dlcourse.layers.sampling import BatchMeanL1, KLSparsityRegularizer, MaskingNoise
 
 __all__ = [
     "build_dense_autoencoder",
@@ -175,7 +176,10 @@ def build_sparse_autoencoder(*, input_dim=784, units=128, sparsity="kl", l1=1e-3
     """
     if sparsity not in SPARSITY_TYPES:
         raise ValueError(f"sparsity must be one of {SPARSITY_TYPES}; got {sparsity!r}")
-    regularizer = keras.regularizers.L1(l1) if sparsity == "l1" else KLSparsityRegularizer(rho, kl_weight)
+    if sparsity == "kl":
+        regularizer = KLSparsityRegularizer(rho, kl_weight)
+    else:  # Keras <= 3.13 sums activity penalties over the batch; BatchMeanL1 averages there too
+        regularizer = keras.regularizers.L1(l1) if compat.activity_penalties_averaged() else BatchMeanL1(l1)
     inputs = keras.Input(shape=(input_dim,), name=f"{name}_input")
     code = keras.layers.Dense(units, activation="sigmoid", activity_regularizer=regularizer,
                               name=f"{name}_code")(inputs)
