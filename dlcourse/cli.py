@@ -8,6 +8,7 @@ TensorFlow's start-up of a few seconds.
 
 import argparse
 import importlib
+import os
 import sys
 import time
 
@@ -52,9 +53,25 @@ def list_labs():
 
 def run_labs(arguments):
     if not arguments or arguments[0] in ("-h", "--help"):
-        print("usage: dlcourse run NN|name|all [lab flags]   (see `dlcourse run NN --help` for a lab's flags)")
+        print("usage: dlcourse run NN|name|all [lab flags] [--workers N [--timeout S] | --devices N]\n"
+              "  (see `dlcourse run NN --help` for a lab's flags)")
         return 0 if arguments else 2
     key, flags = arguments[0], arguments[1:]
+    from dlcourse import launcher, runtime
+
+    workers, devices, timeout, flags = launcher.split_flags(flags)
+    if devices is not None:
+        if workers is not None:
+            raise UserError("--devices splits one process's CPU; with --workers each worker has one device")
+        os.environ[runtime.CPU_DEVICES_VARIABLE] = str(devices)  # read by LabRun before TF starts
+    if workers is not None and key == "all":
+        raise UserError("--workers runs one lab: dlcourse run NN --workers N")
+    if workers is not None and not {"-h", "--help"} & set(flags):
+        from dlcourse import resume
+
+        catalog.get_lab(key)  # an unknown lab fails here, not in N workers
+        with resume.sigterm_raises():
+            return launcher.launch(key, flags, workers=workers, timeout=timeout)
     if key != "all":
         return catalog.load_lab_module(catalog.get_lab(key)).main(flags) or 0
     missing = [lab.name for lab in catalog.LABS if not lab.script.is_file()]

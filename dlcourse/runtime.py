@@ -80,6 +80,10 @@ def get_strategy(name="auto"):
     if name == "default":
         return tf.distribute.get_strategy()
     if name == "mirrored":
+        cpus = tf.config.list_logical_devices("CPU")
+        if not _visible_gpus() and len(cpus) > 1:  # --devices N: one replica per logical CPU device
+            return tf.distribute.MirroredStrategy([device.name for device in cpus],
+                                                  cross_device_ops=tf.distribute.ReductionToOneDevice())
         return tf.distribute.MirroredStrategy()
     if name == "multiworker":
         return tf.distribute.MultiWorkerMirroredStrategy()
@@ -99,14 +103,92 @@ def strategy_description(strategy):
             "replicas": int(strategy.num_replicas_in_sync)}
 
 
-def fit_supported(strategy):
-    """Raise a UserError where ``model.fit`` is known not to work (Keras 3 under multi-worker)."""
+CPU_DEVICES_VARIABLE = "DLCOURSE_CPU_DEVICES"
+TRAINING_LOOP_VARIABLE = "DLCOURSE_TRAINING_LOOP"
+
+
+def configure_cpu_devices(count=None):
+    """Split the CPU into ``count`` logical devices (default ``$DLCOURSE_CPU_DEVICES``) before TF starts.
+
+    With ``--strategy mirrored`` each logical device is one replica, so a laptop shows data
+    parallelism (``dlcourse run NN --devices 2 --strategy mirrored``). Returns the count, or None.
+    """
     import tensorflow as tf
 
-    if isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy):
-        raise UserError(
-            "model.fit does not run under MultiWorkerMirroredStrategy in Keras 3 (keras-team/keras#20585); "
-            "run this lab with --strategy default or mirrored on each machine")
+    text = os.environ.get(CPU_DEVICES_VARIABLE, "") if count is None else str(count)
+    if not text.strip():
+        return None
+    try:
+        count = int(text)
+    except ValueError:
+        count = 0
+    if count < 1:
+        raise UserError(f"{CPU_DEVICES_VARIABLE}={text!r}: expected a number of devices >= 1")
+    cpu = tf.config.list_physical_devices("CPU")[0]
+    current = tf.config.get_logical_device_configuration(cpu)
+    if len(current or [None]) == count:
+        return count
+    try:
+        tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * count)
+    except RuntimeError:
+        raise UserError(f"cannot split the CPU into {count} devices: TensorFlow had already started; "
+                        f"set {CPU_DEVICES_VARIABLE} (or --devices) before it starts") from None
+    return count
+
+
+def is_multi_worker(strategy):
+    import tensorflow as tf
+
+    return isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy)
+
+
+def uses_custom_loop(strategy):
+    """True where ``LabRun.fit`` trains with :mod:`dlcourse.distributed`'s loop instead of ``model.fit``.
+
+    Keras 3's ``fit`` (and ``evaluate``) fail under MultiWorkerMirroredStrategy: "Attempt to convert a
+    value (PerReplica...) with an unsupported type" (keras-team/keras#20585; seen on Keras 3.10 and
+    3.15). ``DLCOURSE_TRAINING_LOOP=custom`` forces the loop under any strategy (tests compare the two).
+    """
+    forced = os.environ.get(TRAINING_LOOP_VARIABLE, "").strip().lower()
+    if forced not in ("", "auto", "fit", "custom"):
+        raise UserError(f"{TRAINING_LOOP_VARIABLE}={forced!r}: expected auto, fit or custom")
+    if forced == "custom":
+        return True
+    return forced != "fit" and is_multi_worker(strategy)
+
+
+def task_of(strategy):
+    """``(task_type, task_id)`` of this process in a multi-worker cluster, ``(None, None)`` otherwise."""
+    resolver = getattr(strategy, "cluster_resolver", None) if is_multi_worker(strategy) else None
+    if resolver is None or not resolver.cluster_spec().as_dict():
+        return None, None
+    return resolver.task_type, resolver.task_id
+
+
+def is_chief(strategy):
+    """True for the process that writes the lab folder (TF's rule: the chief, else worker 0)."""
+    task_type, task_id = task_of(strategy)
+    if task_type is None:
+        return True
+    resolver = strategy.cluster_resolver
+    if "chief" in resolver.cluster_spec().as_dict():
+        return task_type == "chief"
+    return task_type == "worker" and task_id == 0
+
+
+def cluster_description(strategy, global_batch_size=None):
+    """run.json's ``cluster``: workers, replicas, this task and the global / per-replica batch."""
+    task_type, task_id = task_of(strategy)
+    replicas = int(strategy.num_replicas_in_sync)
+    workers = (sum(len(tasks) for kind, tasks in strategy.cluster_resolver.cluster_spec().as_dict().items()
+                   if kind in ("chief", "worker")) if task_type is not None else 1)
+    record = {"workers": workers, "replicas": replicas,
+              "task": f"{task_type}:{task_id}" if task_type is not None else None,
+              "training_loop": "custom" if uses_custom_loop(strategy) else "fit",
+              "global_batch_size": global_batch_size}
+    if global_batch_size:
+        record["per_replica_batch_size"] = global_batch_size / replicas
+    return record
 
 
 def onednn_setting():

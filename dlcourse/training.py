@@ -7,18 +7,20 @@ See docs/DEVELOPING.md for a full example.
 """
 
 import argparse
+import contextlib
 import datetime
 import os
 import pathlib
 import shlex
+import shutil
 import sys
+import tempfile
 import time
 
-from dlcourse import artifacts, catalog, runtime
+from dlcourse import artifacts, catalog, resume, runtime
 from dlcourse.data import files as data_files
 from dlcourse.errors import UserError
 
-DEFAULT_OUT = pathlib.Path(__file__).resolve().parent.parent / "saved_models"
 DEFAULT_SEED = 42
 
 
@@ -42,6 +44,20 @@ positive_float = _number(float, 0.0, allow_equal=False)
 nonnegative_float = _number(float, 0.0, allow_equal=True)
 
 
+SEED_LIMIT = 2**32  # NumPy's legacy seeding (np.random.seed, Keras's set_random_seed) takes 0 .. 2**32 - 1
+
+
+def seed(text):
+    """A random seed: an integer in [0, 2**32) (``--seed``)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
+    if not 0 <= value < SEED_LIMIT:
+        raise argparse.ArgumentTypeError(f"must be from 0 to {SEED_LIMIT - 1} (2**32 - 1), got {text!r}")
+    return value
+
+
 def fraction(text):
     """A share strictly between 0 and 1 (``--validation-split``)."""
     value = positive_float(text)
@@ -56,6 +72,18 @@ def rate(text):
     if value >= 1:
         raise argparse.ArgumentTypeError(f"must be below 1, got {text!r}")
     return value
+
+
+def batch_range(text):
+    """``"10,15"`` -> ``(10, 15)``, ``"10"`` -> ``(10, 10)``: training steps (from 1) to profile."""
+    parts = text.split(",")
+    try:
+        start, stop = (int(part) for part in (parts * 2 if len(parts) == 1 else parts))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a step or START,STOP such as 10,15; got {text!r}") from None
+    if not 1 <= start <= stop:
+        raise argparse.ArgumentTypeError(f"steps count from 1 and START <= STOP; got {text!r}")
+    return start, stop
 
 
 def lab_parser(number, *, epochs, batch_size, description=None, datasets=None):
@@ -74,10 +102,12 @@ def lab_parser(number, *, epochs, batch_size, description=None, datasets=None):
     common.add_argument("--batch-size", type=positive_int, default=batch_size,
                         help="global batch size, split across replicas (default %(default)s)")
     common.add_argument("--data-dir", type=pathlib.Path, default=None,
-                        help="folder searched first for dataset files (then $DLCOURSE_DATA, datasets/, ~/.keras/datasets)")
-    common.add_argument("--out", type=pathlib.Path, default=DEFAULT_OUT,
-                        help="output root; this lab writes to OUT/%s/ (default saved_models/)" % lab.name)
-    common.add_argument("--seed", type=int, default=DEFAULT_SEED, help="random seed (default %(default)s)")
+                        help="folder searched first for dataset files (then $DLCOURSE_DATA, a checkout's "
+                             "datasets/, ~/.keras/datasets, where downloads go)")
+    common.add_argument("--out", type=pathlib.Path, default=None,
+                        help="output root; this lab writes to OUT/%s/ (default $DLCOURSE_OUT, "
+                             "else ./saved_models of the working directory)" % lab.name)
+    common.add_argument("--seed", type=seed, default=DEFAULT_SEED, help="random seed (default %(default)s)")
     common.add_argument("--deterministic", action="store_true", help="also enable TF op determinism (slower)")
     common.add_argument("--strategy", choices=runtime.STRATEGIES, default="auto",
                         help="tf.distribute strategy (default auto)")
@@ -85,6 +115,29 @@ def lab_parser(number, *, epochs, batch_size, description=None, datasets=None):
                         help=f"dataset; 'sample' is the embedded {lab.sample!r} (no download)")
     common.add_argument("--smoke", action="store_true",
                         help="run end to end in seconds on embedded data (implies --dataset sample, 1 epoch)")
+    common.add_argument("--tensorboard", action="store_true",
+                        help=f"write TensorBoard logs under OUT/{lab.name}/tensorboard/, one run per training")
+    common.add_argument("--profile-batches", type=batch_range, default=None, metavar="START,STOP",
+                        help="profile these training steps, e.g. 10,15, into the TensorBoard logs "
+                             "(implies --tensorboard; default off)")
+    common.add_argument("--checkpoint-every", type=positive_int, default=None, metavar="N",
+                        help=f"also checkpoint every N training steps (every epoch always) into "
+                             f"OUT/{lab.name}/.checkpoint/; rerunning the same command resumes an interrupted run")
+    common.add_argument("--restart", action="store_true",
+                        help="discard the checkpoint of an interrupted run and start over")
+    parallel = parser.add_argument_group(
+        "data parallelism (options of `dlcourse run`, README \"Training on several GPUs or machines\")",
+        "Under TF_CONFIG (several machines) the lab trains under MultiWorkerMirroredStrategy with the\n"
+        "library's own loop; only the chief (worker 0) writes OUT; rerun the same command on every\n"
+        "worker to resume.")
+    parallel.add_argument("--workers", type=positive_int, default=None, metavar="N",
+                          help=f"dlcourse run {lab.number} --workers N: N local worker processes "
+                               "(MultiWorkerMirroredStrategy on 127.0.0.1, one device each)")
+    parallel.add_argument("--timeout", type=positive_float, default=None, metavar="SECONDS",
+                          help="with --workers: stop every worker after this long")
+    parallel.add_argument("--devices", type=positive_int, default=None, metavar="N",
+                          help="split the CPU into N logical devices (or $DLCOURSE_CPU_DEVICES=N); with "
+                               "--strategy mirrored each one is a replica")
     return parser
 
 
@@ -92,7 +145,14 @@ def parse_lab_args(parser, argv=None):
     """Parse ``argv``; ``--smoke`` implies ``--dataset sample`` and at most one epoch."""
     argv = list(sys.argv[1:] if argv is None else argv)
     args = parser.parse_args(argv)
-    out = pathlib.Path(args.out).expanduser().absolute()
+    workers, devices = args.__dict__.pop("workers", None), args.__dict__.pop("devices", None)
+    args.__dict__.pop("timeout", None)
+    if workers is not None:  # `dlcourse run` takes --workers before the lab sees its flags
+        parser.error(f"--workers starts several processes: use `dlcourse run {parser.prog.split()[-1]} --workers N`")
+    if devices is not None:
+        os.environ[runtime.CPU_DEVICES_VARIABLE] = str(devices)
+    args.out = artifacts.output_root(args.out)
+    out = args.out.absolute()
     existing = next(folder for folder in (out, *out.parents) if folder.exists())
     if not existing.is_dir() or not os.access(existing, os.W_OK):
         parser.error(f"--out {args.out}: {existing} is not a folder you can write to; choose another --out")
@@ -121,20 +181,82 @@ class LabRun:
         self.training_seconds = 0.0
         self.samples_seen = 0
         self.histories = {}
+        self.tensorboard_runs = []  # TensorBoard sub-runs written, one per fit
+        self.checkpoint = None  # resume.RunCheckpoint: the lab's .checkpoint/ folder
         self._started = None
+        self._signals = contextlib.ExitStack()
+        self._worker_dir = None  # a non-chief worker's temporary lab folder, removed at the end
 
     def __enter__(self):
+        runtime.configure_cpu_devices()  # --devices N / $DLCOURSE_CPU_DEVICES, before TF starts
         runtime.set_seed(self.args.seed, deterministic=getattr(self.args, "deterministic", False))
         self.strategy = runtime.get_strategy(getattr(self.args, "strategy", "auto"))
+        chief_dir = self.out_dir
+        if not runtime.is_chief(self.strategy):
+            # TF's multi-worker pattern: only the chief writes the lab folder; the others write the
+            # same files into a temporary folder, removed when the run ends
+            task_type, task_id = runtime.task_of(self.strategy)
+            self._worker_dir = tempfile.mkdtemp(prefix=f"dlcourse-{self.lab.name}-{task_type}{task_id}-")
+            self.out_dir = pathlib.Path(self._worker_dir) / self.lab.name
+        # smoke runs are seconds long: not worth a checkpoint
+        self.checkpoint = resume.RunCheckpoint(self.out_dir, self.args,
+                                               enabled=not getattr(self.args, "smoke", False))
+        restart = getattr(self.args, "restart", False)
+        note = self.checkpoint.open(restart=restart) if self._worker_dir is None else None
+        if runtime.is_multi_worker(self.strategy):
+            from dlcourse import distributed
+
+            distributed.from_chief(self.strategy, [0.0])  # a barrier: the chief has opened its checkpoint
+            if self._worker_dir is not None:
+                # every worker resumes from the chief's checkpoint (a copy: on one machine or a shared --out)
+                if self.checkpoint.enabled and not restart and (chief_dir / resume.CHECKPOINT_FOLDER).is_dir():
+                    shutil.copytree(chief_dir / resume.CHECKPOINT_FOLDER, self.checkpoint.root, dirs_exist_ok=True,
+                                    ignore_dangling_symlinks=True)
+                self.checkpoint.open(restart=restart)
+        # a run.json beside the files of a run in progress would describe an older run, and the
+        # .partial files of atomic writes are what a killed run left half-written (.checkpoint/ stays)
+        artifacts.remove_stale(self.out_dir, "run.json")
+        self._signals.enter_context(resume.sigterm_raises())
         # The folder appears with the first file written (artifacts create parents), so a run that
         # stops early, e.g. on missing data, leaves nothing behind.
         self._started = time.perf_counter()
         print(f"lab {self.lab.name}: {self.lab.title} -> {self.out_dir}"
               f" (dataset {self.dataset}, {runtime.strategy_description(self.strategy)['replicas']} replica(s))")
+        if note:
+            print(note)
         return self
 
     def __exit__(self, exc_type, exc, traceback):
+        self._signals.close()
+        if self._worker_dir is not None:
+            shutil.rmtree(self._worker_dir, ignore_errors=True)
+        if exc_type is not None and issubclass(exc_type, KeyboardInterrupt):
+            # Ctrl-C or SIGTERM: the last checkpoint stays; one line, then the shell's status (130 / 143)
+            print(self._interruption_line(), file=sys.stderr, flush=True)
+            raise SystemExit(resume.exit_status(exc)) from None
+        if exc_type is not None and issubclass(exc_type, OSError):
+            # a full disk or an unwritable folder met outside artifacts (a checkpoint, a log): one line
+            error = artifacts.write_error(exc, exc.filename or self.out_dir)
+            if error is not None:
+                raise error from None
         return False
+
+    def _interruption_line(self):
+        checkpoint = self.checkpoint
+        if checkpoint is None or not checkpoint.enabled:
+            return (f"interrupted: lab {self.lab.number} stopped (smoke runs keep no checkpoint); "
+                    "rerun the command to start again")
+        if checkpoint.current is None and not self.histories:
+            return f"interrupted: lab {self.lab.number} stopped before training; rerun the command to start again"
+        if checkpoint.current is None:
+            where = "between trainings"
+        else:
+            history_name = checkpoint.current[0]
+            where = f"at epoch {checkpoint.epoch_saved() or 0}"
+            if history_name != "history.csv":
+                where += f" of {history_name}"
+        return (f"interrupted: lab {self.lab.number} stopped {where}; rerun the same command to resume, "
+                "or add --restart")
 
     # -- paths and files -------------------------------------------------------------------------
     def path(self, filename):
@@ -175,44 +297,167 @@ class LabRun:
             early_stopping=None, callbacks=(), samples_per_epoch=None, **fit_kwargs):
         """``model.fit`` with the runner's callbacks; writes history CSV and learning curves; times it.
 
-        Adds ``CSVLogger`` (to a temporary file moved into place at the end) and
-        ``TerminateOnNaN(raise_error=True)``; ``early_stopping`` is a dict of ``EarlyStopping``
-        arguments (``monitor="val_loss"`` and ``restore_best_weights=True`` by default).
+        Adds ``CSVLogger`` and ``TerminateOnNaN(raise_error=True)`` (``compat.terminate_on_nan()`` on
+        every Keras), and, except in smoke runs, a ``BackupAndRestore`` checkpoint
+        (:class:`dlcourse.resume.EpochBackup`) in ``.checkpoint/<history stem>/``: on a resumed run
+        the fit continues from its last checkpoint, and a fit that had finished is not retrained (its
+        weights and history are restored). The history CSV (each epoch once) is moved into place at
+        the end. ``early_stopping`` is a dict of ``EarlyStopping`` arguments (``monitor="val_loss"``
+        and ``restore_best_weights=True`` by default; its patience restarts on a resumed fit).
         ``samples_per_epoch`` feeds run.json's samples per second; it is inferred for arrays,
-        ``PyDataset`` objects and tf.data datasets with a static batch size.
+        ``PyDataset`` objects and tf.data datasets with a static batch size. With ``--tensorboard``
+        it also adds Keras's ``TensorBoard`` callback, logging to ``tensorboard/<history stem>/``.
         """
         import keras
 
-        runtime.fit_supported(self.strategy)
+        from dlcourse import compat
+
+        custom_loop = runtime.uses_custom_loop(self.strategy)  # MultiWorkerMirroredStrategy: dlcourse.distributed
+        if self.strategy.num_replicas_in_sync > 1:
+            synchronize_batch_norm(model)
         history_path = self.path(history_name)
-        with artifacts.atomic_path(history_path) as temporary_history:
-            run_callbacks = [keras.callbacks.CSVLogger(str(temporary_history)),
-                             keras.callbacks.TerminateOnNaN(raise_error=True), *callbacks]
+        checkpoint = self.checkpoint if self.checkpoint is not None and self.checkpoint.enabled else None
+        if samples_per_epoch is None:
+            samples_per_epoch = samples_in(x, fit_kwargs)
+        finished = checkpoint.finished(history_name) if checkpoint else None
+        if runtime.is_multi_worker(self.strategy):
+            self._agree_with_chief(history_name, finished, checkpoint)
+        if finished is not None:
+            return self._restore_finished_fit(model, history_name, curves_name, finished)
+        saved = checkpoint.saved_epoch(history_name) if checkpoint else None
+        # one TensorBoard sub-run per fit (history.csv -> tensorboard/history/), kept when resuming it
+        tensorboard = (self._tensorboard_callback(history_path.stem, clear=saved is None)
+                       if self.tensorboard else None)
+        with contextlib.ExitStack() as stack:
+            if checkpoint:  # a durable partial history, moved into place when the fit ends
+                restored = checkpoint.start_fit(history_name, saved)
+                csv_path = checkpoint.history_path(history_name)
+                csv_path.parent.mkdir(parents=True, exist_ok=True)
+            else:
+                restored = {}
+                csv_path = stack.enter_context(artifacts.atomic_path(history_path))
+            # CSVLogger first (its row for an epoch is written before that epoch's checkpoint), the
+            # NaN check before the checkpoint (a NaN step is never saved), the checkpoint last
+            run_callbacks = [keras.callbacks.CSVLogger(str(csv_path), append=checkpoint is not None),
+                             *([] if custom_loop else [compat.terminate_on_nan()]), *callbacks]
             if early_stopping is not None:
                 options = {"monitor": "val_loss", "restore_best_weights": True, **early_stopping}
                 run_callbacks.append(keras.callbacks.EarlyStopping(**options))
+            if tensorboard is not None:
+                run_callbacks.append(tensorboard)
+            backup = None
+            if checkpoint and custom_loop:
+                backup = checkpoint.loop_backup(history_name)
+            elif checkpoint:
+                run_callbacks.append(checkpoint.callback(history_name))
+            if saved:
+                epochs = fit_kwargs.get("epochs", 1)
+                step = (f" (weights from step {saved[1] + 1} of epoch {saved[0] + 1}, which restarts)"
+                        if saved[1] else "")
+                which = "" if history_name == "history.csv" else f" ({history_name})"
+                print(f"resuming lab {self.lab.number} from epoch {saved[0]} of {epochs}{which}{step}", flush=True)
             # a progress bar per epoch for real runs ("auto"); silence for the seconds-long smoke runs
             fit_kwargs.setdefault("verbose", 0 if getattr(self.args, "smoke", False) else "auto")
             if hasattr(x, "element_spec"):  # tf.data shuffles in its own pipeline; Keras would warn
                 fit_kwargs.setdefault("shuffle", False)
             started = time.perf_counter()
             try:
-                history = model.fit(x, y, callbacks=run_callbacks, **fit_kwargs)
+                if custom_loop:
+                    from dlcourse import distributed
+
+                    history = distributed.fit(model, x, y, strategy=self.strategy, callbacks=run_callbacks,
+                                              backup=backup, seed=self.args.seed, **fit_kwargs)
+                else:
+                    history = model.fit(x, y, callbacks=run_callbacks, **fit_kwargs)
             except RuntimeError as error:
                 if "NaN" in str(error) or "nan" in str(error):
+                    kept = (f" (the checkpoint of epoch {checkpoint.epoch_saved()} is kept; add --restart "
+                            "to start over)" if checkpoint and checkpoint.epoch_saved() else "")
                     raise UserError(f"training diverged (loss became NaN) in lab {self.lab.name}; "
-                                    "lower the learning rate or check the data") from None
+                                    f"lower the learning rate or check the data{kept}") from None
                 raise
+            finally:
+                model._initial_epoch = None  # BackupAndRestore's resume epoch must not leak into a later fit
             seconds = time.perf_counter() - started
-        self.training_seconds += seconds
         epochs_run = len(history.epoch)
-        if samples_per_epoch is None:
-            samples_per_epoch = samples_in(x, fit_kwargs)
-        self.samples_seen += epochs_run * (samples_per_epoch or 0)
+        if saved:  # the epochs trained before the interruption, then this fit's
+            keys = dict.fromkeys([*restored, *history.history])
+            history.history = {key: restored.get(key, []) + list(history.history.get(key, [])) for key in keys}
+            history.epoch = list(range(saved[0])) + list(history.epoch)
+        if checkpoint:
+            checkpoint.finish_fit(model, history_name, history, seconds=seconds,
+                                  samples_per_epoch=samples_per_epoch)
+            with artifacts.atomic_path(history_path) as temporary:
+                shutil.copyfile(csv_path, temporary)
+        return self._record_fit(history, history_name, curves_name, seconds, epochs_run * (samples_per_epoch or 0))
+
+    def _agree_with_chief(self, history_name, finished, checkpoint):
+        """Every worker must start a fit where the chief does (else the collectives would hang)."""
+        from dlcourse import distributed
+
+        saved = checkpoint.saved_epoch(history_name) if checkpoint and finished is None else None
+        mine = [1.0 if finished is not None else 0.0, float(saved[0]) if saved else -1.0]
+        if distributed.from_chief(self.strategy, mine) != mine:
+            raise UserError(f"this worker cannot see the chief's checkpoint of {history_name} under "
+                            f"{self.args.out}; resuming a multi-worker run needs --out on storage every worker "
+                            "reads (or add --restart on every worker)")
+
+    def _restore_finished_fit(self, model, history_name, curves_name, record):
+        """A resumed run meets a fit that had finished: restore it instead of training again."""
+        history = self.checkpoint.restore_fit(model, history_name, record)
+        print(f"resuming lab {self.lab.number}: {history_name} had finished; its weights and history are "
+              "restored, not retrained", flush=True)
+        with artifacts.atomic_path(self.path(history_name)) as temporary:
+            shutil.copyfile(self.checkpoint.history_path(history_name), temporary)
+        if self.tensorboard and pathlib.Path(history_name).stem not in self.tensorboard_runs:
+            self.tensorboard_runs.append(pathlib.Path(history_name).stem)
+        samples = len(history.epoch) * (record.get("samples_per_epoch") or 0)
+        return self._record_fit(history, history_name, curves_name, record.get("seconds", 0.0), samples)
+
+    def _record_fit(self, history, history_name, curves_name, seconds, samples):
+        self.training_seconds += seconds
+        self.samples_seen += samples
         self.histories[history_name] = history.history
-        if curves_name and epochs_run:
+        if curves_name and history.epoch:
             artifacts.plot_learning_curves(history, self.path(curves_name), title=f"Lab {self.lab.number}")
         return history
+
+    # -- TensorBoard -----------------------------------------------------------------------------
+    @property
+    def tensorboard(self):
+        """True when ``--tensorboard`` (or ``--profile-batches``, which needs its logs) is given."""
+        return bool(getattr(self.args, "tensorboard", False) or getattr(self.args, "profile_batches", None))
+
+    @property
+    def tensorboard_dir(self):
+        return self.out_dir / "tensorboard"
+
+    def _tensorboard_callback(self, run_name, clear=True):
+        """Keras's TensorBoard callback writing to ``tensorboard/<run_name>/``, cleared first (unless a
+        resumed fit continues its curves) so a rerun's curves do not mix with the last run's."""
+        import keras
+
+        try:  # TensorFlow >= 2.21 no longer installs it, and tf.summary.scalar needs it
+            import tensorboard.summary.v2  # noqa: F401
+        except ImportError:
+            raise UserError("--tensorboard needs the tensorboard package, which is not installed: "
+                            'pip install "dlcourse[tensorboard]"') from None
+        log_dir = self.tensorboard_dir / run_name
+        if clear:
+            shutil.rmtree(log_dir, ignore_errors=True)
+        if run_name not in self.tensorboard_runs:
+            self.tensorboard_runs.append(run_name)
+        return keras.callbacks.TensorBoard(log_dir=str(log_dir),
+                                           profile_batch=getattr(self.args, "profile_batches", None) or 0)
+
+    def _tensorboard_record(self):
+        if not self.tensorboard:
+            return {"enabled": False}
+        profile = getattr(self.args, "profile_batches", None)
+        return {"enabled": True,
+                "log_dir": str(self.tensorboard_dir.absolute()) if self.tensorboard_runs else None,
+                "runs": list(self.tensorboard_runs),
+                "profile_batches": list(profile) if profile else None}
 
     # -- the run record --------------------------------------------------------------------------
     def finish(self, metrics=None, model=None, **extra):
@@ -237,6 +482,10 @@ class LabRun:
                                    if self.training_seconds > 0 and self.samples_seen else None),
             "wall_seconds": round(time.perf_counter() - self._started, 3) if self._started else None,
             "data_verification": data_files.verification_enabled(),
+            "tensorboard": self._tensorboard_record(),
+            "resumed_from_epoch": self.checkpoint.resumed_from_epoch if self.checkpoint else None,
+            "cluster": (runtime.cluster_description(self.strategy, getattr(self.args, "batch_size", None))
+                        if self.strategy else None),
             "finished": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
             **self.record,
             **{key: _plain(value) for key, value in extra.items()},
@@ -244,7 +493,11 @@ class LabRun:
         self.out_dir.mkdir(parents=True, exist_ok=True)
         record["outputs"] = sorted(path.name for path in self.out_dir.iterdir()
                                    if path.is_file() and not path.name.startswith(".")) + ["run.json"]
+        if self.checkpoint is not None and self.checkpoint.restored_fits:
+            record["resumed_fits_not_retrained"] = list(self.checkpoint.restored_fits)
         artifacts.write_json(record, self.path("run.json"))
+        if self.checkpoint is not None:
+            self.checkpoint.discard()  # after run.json: a kill in between resumes by restoring every fit
         summary = " ".join(f"{key}={_format(value)}" for key, value in metrics.items())
         if record["parameters"] is not None:
             summary += f" params={record['parameters']}"
@@ -253,6 +506,22 @@ class LabRun:
             print(f"(smoke run: a seconds-long check that the lab works end to end, not a result; "
                   f"`dlcourse run {self.lab.number} --help` says what to observe in a full run)")
         return record
+
+
+def synchronize_batch_norm(model):
+    """Make every ``BatchNormalization`` in ``model`` use the GLOBAL batch's statistics (``synchronized``).
+
+    With several replicas each one would otherwise normalise by its own share of the batch, so the
+    same lab would train a different model on 1, 2 or 8 devices; synchronised, N replicas (or N
+    workers) train what one device trains with the same global batch. Returns the layers changed.
+    """
+    import keras
+
+    layers = [layer for layer in model._flatten_layers(include_self=False)
+              if isinstance(layer, keras.layers.BatchNormalization) and not layer.synchronized]
+    for layer in layers:
+        layer.synchronized = True
+    return layers
 
 
 def samples_in(x, fit_kwargs):

@@ -167,6 +167,22 @@ def test_download_from_a_file_url_is_verified_and_moved_into_place(env, monkeypa
     assert data.dataset_record("mnist", data_dir=env / "mine")["verified"] is True
 
 
+def test_download_shows_a_progress_bar_with_the_size(env, monkeypatch, capsys):
+    source = env / "server" / "mnist.npz"
+    source.parent.mkdir(parents=True)
+    source.write_bytes(np.random.default_rng(0).bytes(5 * (1 << 20) // 2))  # 2.5 MiB: three reads
+    sha = hashlib.sha256(source.read_bytes()).hexdigest()
+    remote = set_remote(monkeypatch, url=source.as_uri(), sha256=sha)
+    monkeypatch.delenv("DLCOURSE_OFFLINE")
+    path = files.download_file(remote, env / "mine")
+    assert hashlib.sha256(path.read_bytes()).hexdigest() == sha
+    err = capsys.readouterr().err
+    final = err.rstrip("\n").split("\r")[-1]  # the bar's last state
+    assert final.startswith("mnist.npz: 100%") and "2.50M/2.50M [" in final and "B/s]" in final
+    assert "us/byte" not in err  # not the old byte-count bar
+    assert err.count("\r") <= 3  # stderr is not a terminal here: a few redraws, readable in a log
+
+
 @pytest.mark.parametrize("problem", ["missing", "wrong_bytes", "interrupted"])
 def test_failed_download_leaves_no_partial_file(env, monkeypatch, problem):
     source = env / "server" / "mnist.npz"

@@ -105,7 +105,7 @@ def test_lab13_gradients_clipping_and_series(out):
     assert float(exploding[-1]["gradient_norm"]) > 1e3 * float(exploding[0]["gradient_norm"])  # ρ = 3 vs 0.5
 
     # Unclipped SGD on the large W_hh diverges; both clipped runs stay finite.
-    assert not np.isfinite(metrics["final_loss_no_clipping"])
+    assert metrics["final_loss_no_clipping"] is None  # diverged: JSON's null for a NaN / inf loss
     assert np.isfinite(metrics["final_loss_clipnorm"]) and np.isfinite(metrics["final_loss_global_clipnorm"])
 
     parameters = artifacts.read_csv(folder / "parameter_counts.csv")

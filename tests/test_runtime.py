@@ -71,10 +71,16 @@ def test_mirrored_over_two_cpus_matches_the_default_strategy(two_cpu_strategy):
         np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
 
 
-def test_multiworker_fit_is_refused_with_a_reason():
+def test_multiworker_trains_with_the_custom_loop(monkeypatch):
     class FakeMultiWorker(tf.distribute.MultiWorkerMirroredStrategy):
         def __init__(self):  # not started: only the type matters here
             pass
 
-    with pytest.raises(UserError, match="20585"):
-        runtime.fit_supported(FakeMultiWorker())
+    monkeypatch.delenv(runtime.TRAINING_LOOP_VARIABLE, raising=False)
+    assert runtime.uses_custom_loop(FakeMultiWorker())  # Keras 3's fit fails there (keras-team/keras#20585)
+    assert not runtime.uses_custom_loop(tf.distribute.get_strategy())
+    monkeypatch.setenv(runtime.TRAINING_LOOP_VARIABLE, "custom")
+    assert runtime.uses_custom_loop(tf.distribute.get_strategy())
+    monkeypatch.setenv(runtime.TRAINING_LOOP_VARIABLE, "sometimes")
+    with pytest.raises(UserError, match="DLCOURSE_TRAINING_LOOP"):
+        runtime.uses_custom_loop(tf.distribute.get_strategy())

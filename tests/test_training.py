@@ -34,6 +34,9 @@ def test_common_flags_and_smoke(tmp_path):
     (["--batch-size", "ten"], "expected a int"),
     (["--strategy", "gpu"], "invalid choice"),
     (["--dataset", "imagenet"], "invalid choice"),
+    (["--seed", "-1"], "argument --seed: must be from 0 to 4294967295 (2**32 - 1), got '-1'"),
+    (["--seed", str(2**32)], "must be from 0 to 4294967295"),
+    (["--seed", "1.5"], "argument --seed: expected an integer, got '1.5'"),
 ])
 def test_bad_flag_values_exit_with_one_message(argv, message, capsys):
     with pytest.raises(SystemExit) as stopped:
@@ -167,3 +170,62 @@ def test_smoke_run_says_its_numbers_are_near_chance(tmp_path, capsys):
     with training.LabRun("03", args) as run:
         run.finish(metrics={"accuracy": 0.1})
     assert "smoke run" in capsys.readouterr().out
+
+
+def test_seed_flag_takes_the_whole_numpy_range(tmp_path):
+    assert training.seed("0") == 0 and training.seed(str(2**32 - 1)) == 2**32 - 1
+    args = parse(["--smoke", "--out", str(tmp_path), "--strategy", "default", "--seed", str(2**32 - 1)])
+    with training.LabRun("03", args):  # seeds NumPy, Python and TF without complaint
+        pass
+
+
+def test_a_new_run_removes_stale_partial_files_and_run_json_but_keeps_the_checkpoint(tmp_path):
+    folder = tmp_path / "03_deep_ffn"
+    (folder / ".checkpoint").mkdir(parents=True)
+    stale = [".history.k2j4h5g6.partial.csv", ".ffn_adam.abc_1234.partial.h5", "run.json"]
+    kept = ["history.csv", "ffn_adam.h5", ".checkpoint"]
+    for name in stale + kept[:2]:
+        (folder / name).write_text("old")
+    args = parse(["--smoke", "--out", str(tmp_path), "--strategy", "default"])
+    with training.LabRun("03", args):
+        assert sorted(path.name for path in folder.iterdir()) == sorted(kept)
+
+
+def test_a_full_disk_during_a_lab_is_one_line_and_leaves_no_partial_file(tmp_path, capsys, monkeypatch):
+    import errno
+    import os
+
+    from dlcourse import cli
+
+    def full_disk(self, filepath, *args, **kwargs):
+        with open(filepath, "wb") as handle:
+            handle.write(b"\x89HDF")
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    monkeypatch.setattr(keras.Model, "save", full_disk)
+    assert cli.main(["run", "07", "--smoke", "--out", str(tmp_path), "--strategy", "default"]) == 2
+    error = capsys.readouterr().err
+    folder = tmp_path / "07_lenet5"
+    assert error == (f"error: no space left on device writing {folder / 'lenet5.h5'}; free space or choose "
+                     "another --out\n")
+    assert not [path for path in folder.iterdir() if ".partial" in path.name]
+    assert not (folder / "run.json").exists()
+
+
+def test_a_full_disk_while_checkpointing_is_one_line(tmp_path, capsys, monkeypatch):
+    """A real (non-smoke) run checkpoints through Keras, outside dlcourse.artifacts: still one line."""
+    import errno
+    import os
+
+    from dlcourse import cli
+
+    def full_disk(self, filepath, *args, **kwargs):
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(filepath))
+
+    monkeypatch.setattr(keras.Model, "save_weights", full_disk)
+    code = cli.main(["run", "16", "--dataset", "sample", "--epochs", "1", "--out", str(tmp_path),
+                     "--strategy", "default"])
+    error = capsys.readouterr().err
+    assert code == 2, error
+    assert error.startswith("error: no space left on device writing ") and error.count("\n") == 1
+    assert str(tmp_path / "16_dense_autoencoder") in error and "Traceback" not in error

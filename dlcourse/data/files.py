@@ -189,12 +189,17 @@ def _umask():
     return mask
 
 
-def _progress_bar(total):
-    try:
-        import keras
-        return keras.utils.Progbar(total, unit_name="byte")
-    except Exception:  # pragma: no cover - progress is cosmetic
-        return None
+def _progress_bar(total, name):
+    """A tqdm bar on stderr: bytes done of ``total`` in k/M/G (1024-based), rate and time left.
+
+    In a terminal or a notebook it redraws ten times a second; in a log file (stderr redirected)
+    only every 10 seconds, so the log gets a few states of the bar and its final line, not thousands.
+    """
+    import tqdm
+
+    interactive = getattr(sys.stderr, "isatty", lambda: False)() or "ipykernel" in sys.modules
+    return tqdm.tqdm(total=total, desc=name, unit="B", unit_scale=True, unit_divisor=1024,
+                     file=sys.stderr, mininterval=0.1 if interactive else 10.0)
 
 
 def download_file(remote, data_dir=None):
@@ -211,15 +216,12 @@ def download_file(remote, data_dir=None):
         with os.fdopen(handle, "wb") as output, \
                 urllib.request.urlopen(remote.url, timeout=60) as response:
             total = response.headers.get("Content-Length")
-            progress = _progress_bar(int(total) if total else remote.size)
-            done = 0
-            for chunk in iter(lambda: response.read(_CHUNK), b""):
-                output.write(chunk)
-                sha256.update(chunk)
-                md5.update(chunk)
-                done += len(chunk)
-                if progress is not None:
-                    progress.update(done)
+            with _progress_bar(int(total) if total else remote.size, remote.name) as progress:
+                for chunk in iter(lambda: response.read(_CHUNK), b""):
+                    output.write(chunk)
+                    sha256.update(chunk)
+                    md5.update(chunk)
+                    progress.update(len(chunk))
         ok, algorithm, expected, actual = _compare(remote, sha256.hexdigest(), md5.hexdigest())
         if ok is False:
             raise UserError(

@@ -17,8 +17,10 @@ import keras
 import tensorflow as tf
 from keras import ops
 
-from dlcourse.generative.gan import discriminator_loss, generator_loss, global_average
+from dlcourse.generative.gan import (discriminator_loss, generator_loss, global_average, load_seed_state,
+                                     save_seed_state)
 from dlcourse.generative.vae import reconstruction_loss
+from dlcourse.layers.sampling import replica_normal
 
 __all__ = ["AdversarialAutoencoder"]
 
@@ -74,17 +76,22 @@ class AdversarialAutoencoder(keras.Model):
     def metrics(self):
         return [self.reconstruction_tracker, self.discriminator_tracker, self.generator_tracker]
 
+    # the prior sampler's position goes into checkpoints with the weights (see GAN)
+    def save_own_variables(self, store):
+        super().save_own_variables(store)
+        save_seed_state(self, store)
+
+    def load_own_variables(self, store):
+        super().load_own_variables(load_seed_state(self, store))
+
     def call(self, inputs, training=False):
         """Reconstruct ``inputs``."""
         return self.decoder(self.encoder(inputs, training=training), training=training)
 
     def sample_prior(self, count):
-        """``count`` samples of the prior, ``(count, latent_dim)``, different on every replica."""
-        seed = self.seed_generator.next()
-        replica_context = tf.distribute.get_replica_context()
-        if replica_context is not None:  # the seed state is mirrored: decorrelate the replicas' draws
-            seed = seed + ops.cast(replica_context.replica_id_in_sync_group, seed.dtype) * 7919
-        return self.prior_stddev * tf.random.stateless_normal((count, self.latent_dim), seed=seed)
+        """``count`` samples of the prior, ``(count, latent_dim)``: this replica's rows of one global-batch
+        draw, the same on one replica as on several (``layers.sampling.replica_normal``)."""
+        return self.prior_stddev * replica_normal((count, self.latent_dim), self.seed_generator.next())
 
     @staticmethod
     def _inputs(data):

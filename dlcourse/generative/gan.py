@@ -31,6 +31,8 @@ import numpy as np
 import tensorflow as tf
 from keras import ops
 
+from dlcourse.layers.sampling import replica_normal
+
 __all__ = [
     "EPSILON",
     "GENERATOR_LOSSES",
@@ -144,6 +146,22 @@ def global_average(per_example_losses):
     return tf.nn.compute_average_loss(per_example_losses)
 
 
+SEED_STATE_KEY = "seed_generator_state"
+
+
+def save_seed_state(model, store):
+    """Add ``model.seed_generator``'s state to a weights ``store`` (Keras saves no SeedGenerator state)."""
+    store[SEED_STATE_KEY] = model.seed_generator.state
+
+
+def load_seed_state(model, store):
+    """Restore the state :func:`save_seed_state` added; returns the rest of ``store`` for ``Layer``."""
+    keys = list(store.keys())
+    if SEED_STATE_KEY in keys:
+        model.seed_generator.state.assign(store[SEED_STATE_KEY])
+    return {key: store[key] for key in keys if key != SEED_STATE_KEY}
+
+
 class GAN(keras.Model):
     """A generator and a discriminator trained against each other by ``fit`` (Unit IV, 000 "How does a GAN work?").
 
@@ -203,10 +221,23 @@ class GAN(keras.Model):
         # Build the optimizers' slots now, outside the replica context that fit() trains in.
         self.d_optimizer.build(self.discriminator.trainable_variables)
         self.g_optimizer.build(self.generator.trainable_variables)
+        if self.optimizer is not None and not self.optimizer.built:
+            # compile()'s default optimizer trains nothing here; built empty, a checkpoint
+            # (BackupAndRestore builds unbuilt optimizers before loading) saves and loads it alike
+            self.optimizer.build([])
 
     @property
     def metrics(self):
         return [self.d_loss_tracker, self.g_loss_tracker, self.real_score_tracker, self.fake_score_tracker]
+
+    # The noise generator's position is saved with the weights, so a fit resumed from a checkpoint
+    # (``save_weights`` / ``BackupAndRestore``) draws the noise an uninterrupted one would.
+    def save_own_variables(self, store):
+        super().save_own_variables(store)
+        save_seed_state(self, store)
+
+    def load_own_variables(self, store):
+        super().load_own_variables(load_seed_state(self, store))
 
     # Hooks that ConditionalGAN overrides.
     def _unpack(self, data):
@@ -223,13 +254,10 @@ class GAN(keras.Model):
         return self.discriminator(images, training=training)
 
     def sample_noise(self, batch_size):
-        """``(batch_size, latent_dim)`` draws from N(0, I), different on every replica."""
-        seed = self.seed_generator.next()
-        replica_context = tf.distribute.get_replica_context()
-        if replica_context is not None:  # the seed state is mirrored: decorrelate the replicas' draws
-            seed = seed + ops.cast(replica_context.replica_id_in_sync_group, seed.dtype) * 7919
-        # keras.random accepts only int or SeedGenerator seeds, so the per-replica seed goes to TF directly.
-        return tf.random.stateless_normal((batch_size, self.latent_dim), seed=seed)
+        """``(batch_size, latent_dim)`` draws from N(0, I): this replica's rows of one global-batch draw,
+        so the noise is the same on one replica as on several (``layers.sampling.replica_normal``)."""
+        # keras.random accepts only int or SeedGenerator seeds, so the stateless draw goes to TF directly.
+        return replica_normal((batch_size, self.latent_dim), self.seed_generator.next())
 
     def _loss(self, per_example):
         if ops.ndim(per_example) != 1:

@@ -131,6 +131,29 @@ def _child(task, modules, write_end):
         view = view[os.write(write_end, view):]
 
 
+def read_result(read_end, pid, timeout, max_bytes):
+    """Read a forked child's result pipe until it closes or ``timeout`` seconds pass (the child is
+    then killed); keeps at most ``max_bytes`` (plus a little, so an oversized result is detectable)
+    and closes ``read_end``. Returns ``(chunks, timed_out)``; the caller reaps ``pid``."""
+    chunks, size, deadline = [], 0, time.monotonic() + timeout
+    try:
+        while True:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                os.kill(pid, signal.SIGKILL)
+                return chunks, True
+            ready, _, _ = select.select([read_end], [], [], remaining)
+            if ready:
+                chunk = os.read(read_end, 1 << 16)
+                if not chunk:
+                    return chunks, False
+                size += len(chunk)
+                if size <= max_bytes + 1024:
+                    chunks.append(chunk)
+    finally:
+        os.close(read_end)
+
+
 def inspect_in_child(task, modules, timeout, prepare=None):
     """Run one task in a forked child with a wall-clock limit; its result dict.
 
@@ -153,26 +176,11 @@ def inspect_in_child(task, modules, timeout, prepare=None):
 
     pid = fork_child(child)
     os.close(write_end)
-    chunks, size, deadline = [], 0, time.monotonic() + timeout
-    try:
-        while True:
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                os.kill(pid, signal.SIGKILL)
-                reap(pid)
-                what = "unpacking it" if task["kind"] == "zip" else "reading it"
-                return {"ok": False, "error": f"{name} is corrupt: {what} did not finish within {timeout:g} s (time limit)"}
-            ready, _, _ = select.select([read_end], [], [], remaining)
-            if ready:
-                chunk = os.read(read_end, 1 << 16)
-                if not chunk:
-                    break
-                size += len(chunk)
-                if size <= MAX_RESULT_BYTES + 1024:
-                    chunks.append(chunk)
-    finally:
-        os.close(read_end)
+    chunks, timed_out = read_result(read_end, pid, timeout, MAX_RESULT_BYTES)
     status = reap(pid)
+    if timed_out:
+        what = "unpacking it" if task["kind"] == "zip" else "reading it"
+        return {"ok": False, "error": f"{name} is corrupt: {what} did not finish within {timeout:g} s (time limit)"}
     if os.WIFSIGNALED(status):
         signal_number = os.WTERMSIG(status)
         if signal_number in (signal.SIGKILL, signal.SIGXCPU):

@@ -21,10 +21,8 @@ import json
 import math
 import os
 import resource
-import select
 import signal
 import sys
-import time
 
 MEMORY_MESSAGE = "loading the model needed more than the {} MB memory limit"
 TIME_MESSAGE = "loading or evaluating the model took longer than {:g} s (time limit)"
@@ -184,24 +182,7 @@ def load_in_child(request, timeout, memory_mb, stderr_path):
 
     pid = inspector.fork_child(child)
     os.close(write_end)
-    chunks, size, deadline, timed_out = [], 0, time.monotonic() + timeout, False
-    try:
-        while True:
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                timed_out = True
-                os.kill(pid, signal.SIGKILL)
-                break
-            ready, _, _ = select.select([read_end], [], [], remaining)
-            if ready:
-                chunk = os.read(read_end, 1 << 16)
-                if not chunk:
-                    break
-                size += len(chunk)
-                if size <= MAX_RESULT_BYTES + 1024:
-                    chunks.append(chunk)
-    finally:
-        os.close(read_end)
+    chunks, timed_out = inspector.read_result(read_end, pid, timeout, MAX_RESULT_BYTES)
     status = inspector.reap(pid)
     stderr = _tail(stderr_path)
     if timed_out:

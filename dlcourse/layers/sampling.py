@@ -1,7 +1,7 @@
 """Custom layers for Unit V (autoencoders): the VAE's reparameterisation layer, masking noise for
-denoising autoencoders, and the KL sparsity penalty of sparse autoencoders.
+denoising autoencoders, and the KL and L1 sparsity penalties of sparse autoencoders.
 
-All three are registered under the package name ``"dlcourse"`` so a saved ``.h5`` that uses them
+All are registered under the package name ``"dlcourse"`` so a saved ``.h5`` that uses them
 reloads with ``keras.saving.load_model(path)`` (``safe_mode=True``) after only ``import dlcourse``.
 """
 
@@ -9,7 +9,28 @@ import keras
 import tensorflow as tf
 from keras import ops
 
-__all__ = ["Sampling", "MaskingNoise", "KLSparsityRegularizer", "kl_sparsity"]
+from dlcourse import compat
+
+__all__ = ["Sampling", "MaskingNoise", "KLSparsityRegularizer", "BatchMeanL1", "kl_sparsity", "replica_normal"]
+
+
+def replica_normal(shape, seed, dtype="float32"):
+    """``N(0, I)`` noise of ``shape`` (``(batch, ...)``) for this replica's share of the global batch.
+
+    Each replica draws the whole global batch (``batch`` x replicas in sync) from the same stateless
+    ``seed`` and keeps its own rows, so an example's noise does not depend on how many replicas (or
+    workers) share the batch: N replicas draw what one would (for equal per-replica batches), and
+    the replicas' draws are still independent of each other. Outside ``tf.distribute`` (one
+    replica) this is ``tf.random.stateless_normal(shape, seed)``.
+    """
+    context = tf.distribute.get_replica_context()
+    replicas = 1 if context is None else context.num_replicas_in_sync
+    if replicas == 1:
+        return tf.random.stateless_normal(shape, seed=seed, dtype=dtype)
+    shape = [tf.cast(size, tf.int32) for size in shape]
+    draws = tf.random.stateless_normal(tf.stack([shape[0] * replicas, *shape[1:]]), seed=seed, dtype=dtype)
+    start = tf.cast(context.replica_id_in_sync_group, tf.int32) * shape[0]
+    return draws[start:start + shape[0]]
 
 
 @keras.saving.register_keras_serializable(package="dlcourse")
@@ -20,7 +41,8 @@ class Sampling(keras.layers.Layer):
     The encoder predicts ``log sigma^2`` rather than the notes' ``sigma`` (003 §2.1): any real number
     is a valid log-variance, so no positivity constraint is needed. The noise is drawn from a
     ``keras.random.SeedGenerator``, so ``Sampling(seed=1)`` gives a reproducible stream of draws;
-    under ``tf.distribute`` each replica offsets the seed by its id so their draws are independent.
+    under ``tf.distribute`` each replica keeps its rows of one global-batch draw
+    (:func:`replica_normal`), so the noise does not depend on the number of replicas.
 
     Args:
         seed: optional integer seed for the noise.
@@ -40,12 +62,8 @@ class Sampling(keras.layers.Layer):
 
     def call(self, inputs):
         z_mean, z_log_var = inputs
-        seed = self.seed_generator.next()
-        replica_context = tf.distribute.get_replica_context()
-        if replica_context is not None:  # the seed state is mirrored: decorrelate the replicas' noise
-            seed = seed + ops.cast(replica_context.replica_id_in_sync_group, seed.dtype) * 7919
-        # keras.random accepts only int or SeedGenerator seeds, so the per-replica seed goes to TF.
-        epsilon = tf.random.stateless_normal(ops.shape(z_mean), seed=seed, dtype=z_mean.dtype)
+        # keras.random accepts only int or SeedGenerator seeds, so the stateless draw goes to TF.
+        epsilon = replica_normal(ops.shape(z_mean), self.seed_generator.next(), dtype=z_mean.dtype)
         return z_mean + ops.exp(0.5 * z_log_var) * epsilon
 
     def compute_output_shape(self, input_shape):
@@ -110,8 +128,8 @@ class KLSparsityRegularizer(keras.regularizers.Regularizer):
     layer's activations must lie in (0, 1) (a sigmoid layer). Use it as
     ``Dense(..., activation="sigmoid", activity_regularizer=KLSparsityRegularizer(0.05, 1e-3))``.
 
-    The layer's added loss is exactly ``weight * KL`` (Keras 3 divides activity penalties by the
-    batch size; ``__call__`` multiplies by it to cancel that).
+    The layer's added loss is exactly ``weight * KL`` on every Keras (Keras >= 3.14 divides
+    activity penalties by the batch size; ``__call__`` then multiplies by it to cancel that).
 
     Args:
         rho: target mean activation, in (0, 1).
@@ -129,10 +147,29 @@ class KLSparsityRegularizer(keras.regularizers.Regularizer):
     def __call__(self, activations):
         flat = ops.reshape(activations, (-1, ops.shape(activations)[-1]))
         rho_hat = ops.mean(flat, axis=0)
-        # Keras 3 divides every activity penalty by the batch size (a per-example mean, right for L1);
-        # rho_hat is already a batch statistic, so undo that division.
-        batch_size = ops.cast(ops.shape(activations)[0], rho_hat.dtype)
-        return self.weight * kl_sparsity(self.rho, rho_hat) * batch_size
+        penalty = self.weight * kl_sparsity(self.rho, rho_hat)
+        if compat.activity_penalties_averaged():
+            # Keras divides every activity penalty by the batch size (a per-example mean, right for
+            # L1); rho_hat is already a batch statistic, so undo that division.
+            penalty = penalty * ops.cast(ops.shape(activations)[0], rho_hat.dtype)
+        return penalty
 
     def get_config(self):
         return {"rho": self.rho, "weight": self.weight}
+
+
+@keras.saving.register_keras_serializable(package="dlcourse")
+class BatchMeanL1(keras.regularizers.L1):
+    """``keras.regularizers.L1`` as an activity penalty that is the batch mean on every Keras.
+
+    The layer's added loss is ``l1 * sum|a| / batch_size``, which is what ``L1(l1)`` gives on
+    Keras >= 3.14; Keras <= 3.13 adds ``l1 * sum|a|`` summed over the batch, so this divides there
+    (``dlcourse.compat.activity_penalties_averaged``). ``build_sparse_autoencoder`` uses it only on
+    those older versions; a model saved with it means the same when loaded on a newer Keras.
+    """
+
+    def __call__(self, activations):
+        penalty = super().__call__(activations)
+        if compat.activity_penalties_averaged():
+            return penalty
+        return penalty / ops.cast(ops.shape(activations)[0], penalty.dtype)
