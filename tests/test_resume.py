@@ -295,3 +295,45 @@ def test_new_run_removes_an_old_run_record_and_help_lists_the_flags(tmp_path, ca
         training.lab_parser("16", epochs=1, batch_size=8).parse_args(["--help"])
     text = capsys.readouterr().out
     assert "--checkpoint-every N" in text and "--restart" in text
+
+
+GAN_FLAGS = ["--dataset", "sample", "--epochs", "4", "--model", "mlp", "--batch-size", "1437",
+             "--score-samples", "32", "--latent-dim", "8"]
+MULTI_FLAGS = ["--dataset", "sample", "--epochs", "4", "--optimizers", "sgd", "adam", "--hidden-units", "16",
+               "--batch-size", FULL_BATCH]
+
+
+@pytest.mark.long
+@pytest.mark.parametrize("number, flags, stem, history_name", [
+    ("14", GAN_FLAGS, "history", "history.csv"),              # a GAN: both optimizers, the noise position
+    ("03", MULTI_FLAGS, "history_adam", "history_adam.csv"),  # several models: the finished one is kept
+])
+def test_kill_9_of_a_gan_or_multi_model_lab_resumes(number, flags, stem, history_name, tmp_path, capsys):
+    """The process really dies (kill -9, no handler runs); the rerun continues where the checkpoint is."""
+    lab = catalog.get_lab(number)
+    folder = tmp_path / "run" / lab.name
+    process = start_lab(number, tmp_path / "run", *flags)
+    try:
+        wait_for(lambda: saved_epoch(folder, stem) >= 1, deadline_s=240, process=process)
+        process.send_signal(signal.SIGKILL)
+        process.communicate(timeout=60)
+    finally:
+        process.kill()
+    assert process.returncode == -signal.SIGKILL
+    epoch = saved_epoch(folder, stem)
+    assert 1 <= epoch < 4 and not (folder / "run.json").exists()
+
+    capsys.readouterr()
+    run_lab(number, tmp_path / "run", *flags)
+    output = capsys.readouterr().out
+    assert f"resuming lab {number} from epoch {epoch} of 4" in output
+    assert epochs_in(folder / history_name) == [0, 1, 2, 3]
+    record = run_record(folder)
+    assert record["resumed_from_epoch"] == epoch
+    if number == "03":
+        assert record["resumed_fits_not_retrained"] == ["history_sgd.csv"]
+        assert epochs_in(folder / "history_sgd.csv") == [0, 1, 2, 3]
+    assert not (folder / resume.CHECKPOINT_FOLDER).exists()
+    reference = run_lab(number, tmp_path / "reference", *flags)
+    model_file = "mlp_generator.h5" if number == "14" else "ffn_adam.h5"
+    assert_same_weights(folder / model_file, reference / model_file)
