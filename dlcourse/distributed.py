@@ -35,10 +35,10 @@ import numpy as np
 import tensorflow as tf
 
 from dlcourse import artifacts
+from dlcourse.resume import METADATA_FILE  # the checkpoint metadata resume.py reads
 
 __all__ = ["fit", "LoopBackup", "optimizers_of", "from_chief"]
 
-_METADATA = "training_metadata.json"  # the name resume.RunCheckpoint.saved_epoch reads
 
 
 def optimizers_of(model):
@@ -89,7 +89,7 @@ class LoopBackup:
 
     def metadata(self):
         try:
-            return json.loads((self.directory / _METADATA).read_text())
+            return json.loads((self.directory / METADATA_FILE).read_text())
         except (OSError, ValueError):
             return None
 
@@ -108,7 +108,7 @@ class LoopBackup:
         self._epoch.assign(epoch)
         path = pathlib.Path(self._manager.save())
         artifacts.write_text(json.dumps({"epoch": epoch, "batch": batch, "checkpoint": path.name}),
-                             self.directory / _METADATA)
+                             self.directory / METADATA_FILE)
         self.saved_epoch = epoch
 
 

@@ -128,14 +128,14 @@ class EpochBackup(keras.callbacks.BackupAndRestore):
         self.saved_epoch = self._current_epoch
 
 
-_WEIGHTS, _METADATA = "latest.weights.h5", "training_metadata.json"  # Keras' names
+_WEIGHTS, METADATA_FILE = "latest.weights.h5", "training_metadata.json"  # Keras' names; also the custom loop's
 _NEXT_WEIGHTS, _NEXT_METADATA = "next.weights.h5", "training_metadata.json.new"
 
 
 def _commit(folder):
     if (folder / _NEXT_WEIGHTS).exists():
         os.replace(folder / _NEXT_WEIGHTS, folder / _WEIGHTS)
-    os.replace(folder / _NEXT_METADATA, folder / _METADATA)
+    os.replace(folder / _NEXT_METADATA, folder / METADATA_FILE)
 
 
 def recover(backup_dir):
@@ -224,7 +224,7 @@ class RunCheckpoint:
             return None
         recover(backup)
         try:
-            metadata = json.loads((backup / _METADATA).read_text())
+            metadata = json.loads((backup / METADATA_FILE).read_text())
         except (OSError, ValueError):
             return None
         return int(metadata["epoch"]), int(metadata.get("batch", 0))
