@@ -1,12 +1,12 @@
 """Activation functions and their derivatives in NumPy (Unit II, "Activation functions").
 
 The notes list sigmoid, tanh, ReLU, Leaky ReLU, Maxout, ELU and the softmax layer, with formulas for
-all but softmax (the handbook, chapter 1 §4.2, gives it: ``e^{z_i} / sum_j e^{z_j}``). Each function
+all but softmax (the handbook, 003 §1.4.2, gives it: ``e^{z_i} / sum_j e^{z_j}``). Each function
 here has its derivative written from the formula, so lab 05 can plot both and the tests can check
 them against ``keras.activations`` under ``tf.GradientTape``. Maxout, which has weights, is the
 registered layer :class:`dlcourse.layers.Maxout`; :func:`maxout` is its NumPy reference.
 
-Where the notes are wrong or ambiguous:
+Where the notes are wrong or ambiguous (docs/SOURCES.md, errata A7, A9-A11, B23, B26):
 - Leaky ReLU's slope is 0.01 in the text and table but ``max(0.1x, x)`` in the figure; Keras' own
   defaults differ again (``layers.LeakyReLU`` 0.3, ``activations.leaky_relu`` 0.2). Here the slope
   is always an explicit argument, default the text's 0.01.
@@ -144,7 +144,7 @@ RANGES = {
 
 
 def worked_values():
-    """The notes' formulas at the points the inventory works out, plus the handbook's softmax example.
+    """The notes' formulas at a few worked points, plus the handbook's softmax example (003 §2.10.2.8).
 
     sigmoid(0) = 0.5, tanh(0) = 0, relu(-2) = 0, relu(3) = 3, leaky_relu(-10) = -0.1 (text's 0.01;
     -1.0 with the figure's 0.1), elu(-1) = e^-1 - 1, softmax(5, 2, -1) = (0.9503, 0.0473, 0.0024)

@@ -1,8 +1,8 @@
 """Everything a lab writes: atomic saving of models, JSON, CSV, text and figures; safe model loading.
 
 Files are written to a temporary name in the destination folder, flushed to disk and moved into place
-with ``os.replace``, so an interrupted run never leaves a truncated file at the final path (DESIGN.md,
-"Saved outputs"). Models are loaded only with ``safe_mode=True``.
+with ``os.replace``, so an interrupted run never leaves a truncated file at the final path (docs/DESIGN.md,
+"Contracts"). Models are loaded only with ``safe_mode=True``.
 """
 
 import contextlib
@@ -206,9 +206,10 @@ def save_model(model, path, include_optimizer=False):
 
     Keras 3 calls HDF5 "legacy" and logs a warning on every save; the course deliberately uses it
     (the notes and graders expect ``.h5``), so that one warning is filtered. The optimizer state is
-    left out by default: a model reloaded from ``.h5`` is for inference and grading (it cannot resume
-    training in Keras 3 anyway, see DESIGN.md), and Adam's slots can double the file (ResNet50 172 ->
-    97 MB). Save ``.h5`` last in a lab: saving changes the live model's compile config.
+    left out by default: a model reloaded from ``.h5`` is for inference and grading (runs resume from
+    their checkpoints instead, docs/DESIGN.md, "Runs: resume and scale-out"), and Adam's slots can
+    double the file (ResNet50 172 -> 97 MB). Saving leaves the live model's optimizer and compile config
+    as they were, so the order of saves in a lab is free.
     """
     path = pathlib.Path(path)
     if path.suffix not in MODEL_SUFFIXES:
@@ -301,15 +302,67 @@ def plot_learning_curves(history, path, title=None):
     return save_figure(figure, path)
 
 
-def image_grid(images, path, *, ncols=10, titles=None, row_titles=None, cmap="gray", title=None):
-    """Save a grid of images (N, H, W[, C]) in [0, 1] or uint8, one axes per image with its title.
+def tile_images(images, *, ncols=8, value_range=(0.0, 1.0), padding=1, pad_value=0.5):
+    """Tile ``(n, height, width[, channels])`` images into one array in ``[0, 1]``, row-major
+    (what :func:`image_grid` draws with ``tiled=True``).
 
-    Grey images share one fixed scale (0..255 for uint8, 0..1 otherwise), so a faint reconstruction
-    looks faint instead of being contrast-stretched. For one tiled array without titles, see
-    ``dlcourse.generative.callbacks.save_image_grid``.
+    Args:
+        images: the images; pixel values in ``value_range`` (``(-1, 1)`` for tanh generators,
+            ``(0, 1)`` for sigmoid decoders) are mapped linearly to ``[0, 1]`` and clipped.
+        ncols: images per row; the last row is filled up with blank tiles.
+        value_range: ``(low, high)`` of the input pixels.
+        padding: pixels between tiles.
+        pad_value: grey level of the gaps and blank tiles (mid-grey shows against black and white).
+
+    Returns:
+        ``(rows * (h + p) - p, ncols * (w + p) - p[, channels])`` float array in ``[0, 1]``.
+    """
+    images = np.asarray(images, dtype="float32")
+    if images.ndim == 4 and images.shape[-1] == 1:
+        images = images[..., 0]
+    if images.ndim not in (3, 4) or len(images) == 0:
+        raise ValueError(f"expected a non-empty batch of images (n, h, w[, c]); got shape {images.shape}")
+    images = _to_unit_range(images, value_range)
+    count, height, width = images.shape[:3]
+    ncols = max(1, min(int(ncols), count))
+    nrows = -(-count // ncols)
+    grid = np.full((nrows * (height + padding) - padding, ncols * (width + padding) - padding,
+                     *images.shape[3:]), pad_value, dtype="float32")
+    for index, image in enumerate(images):
+        row, col = divmod(index, ncols)
+        top, left = row * (height + padding), col * (width + padding)
+        grid[top:top + height, left:left + width] = image
+    return grid
+
+
+def _to_unit_range(images, value_range):
+    low, high = value_range
+    if high <= low:
+        raise ValueError(f"value_range must be (low, high) with low < high; got {value_range}")
+    return np.clip((np.asarray(images, dtype="float32") - low) / (high - low), 0.0, 1.0)
+
+
+def image_grid(images, path, *, ncols=10, titles=None, row_titles=None, cmap="gray", title=None,
+               value_range=None, tiled=False):
+    """Save images ``(N, H, W[, C])`` as one PNG grid, ``ncols`` per row; returns the path.
+
+    Pixels in ``value_range`` (default ``(0, 255)`` for uint8, else ``(0, 1)``; ``(-1, 1)`` for a tanh
+    generator) are drawn on one fixed scale, black to white for grey images, so a faint
+    reconstruction looks faint instead of being contrast-stretched. Two layouts:
+
+    * one axes per image (the default), each titled by its entry of ``titles``; ``row_titles``, one
+      per row, are written over each row's first image;
+    * ``tiled=True``: the images tiled into one array (:func:`tile_images`: 1-pixel mid-grey gaps)
+      in one axes, ``row_titles`` written on the left. Compact, and quick for the 64-100 samples of
+      a generator's grid; per-image ``titles`` need the first layout.
     """
     images = np.asarray(images)
-    high = 255 if images.dtype == np.uint8 else 1.0
+    if value_range is None:
+        value_range = (0, 255) if images.dtype == np.uint8 else (0.0, 1.0)
+    if tiled:
+        return _tiled_grid(images, path, ncols=ncols, titles=titles, row_titles=row_titles, cmap=cmap,
+                           title=title, value_range=value_range)
+    images = _to_unit_range(images, value_range)
     if images.ndim == 4 and images.shape[-1] == 1:
         images = images[..., 0]
     count = len(images)
@@ -319,7 +372,7 @@ def image_grid(images, path, *, ncols=10, titles=None, row_titles=None, cmap="gr
         axis.axis("off")
         if index < count:
             if images.ndim == 3:
-                axis.imshow(images[index], cmap=cmap, vmin=0, vmax=high)
+                axis.imshow(images[index], cmap=cmap, vmin=0.0, vmax=1.0)
             else:
                 axis.imshow(images[index])
             if titles is not None:
@@ -329,4 +382,25 @@ def image_grid(images, path, *, ncols=10, titles=None, row_titles=None, cmap="gr
             axes[row, 0].set_title(str(text), fontsize=9, loc="left")
     if title:
         figure.suptitle(title)
+    return save_figure(figure, path)
+
+
+def _tiled_grid(images, path, *, ncols, titles, row_titles, cmap, title, value_range):
+    if titles is not None:
+        raise ValueError("titles label each image's own axes: use image_grid(..., tiled=False)")
+    grid = tile_images(images, ncols=ncols, value_range=value_range)
+    nrows = -(-len(images) // max(1, min(int(ncols), len(images))))
+    height = grid.shape[0] / grid.shape[1] * 5.0
+    figure, axis = new_figure(1, 1, width=5.6 if row_titles is not None else 5.0, height=height + 0.5)
+    axis.imshow(grid, cmap=cmap, vmin=0.0, vmax=1.0, interpolation="nearest")
+    axis.set_xticks([])
+    if row_titles is not None:
+        tile = (grid.shape[0] + 1) / nrows
+        axis.set_yticks([tile * (row + 0.5) for row in range(len(row_titles))])
+        axis.set_yticklabels([str(label) for label in row_titles])
+        axis.tick_params(length=0)
+    else:
+        axis.set_yticks([])
+    if title:
+        axis.set_title(title)
     return save_figure(figure, path)

@@ -1,6 +1,6 @@
 """The numbered labs of the course: number, unit, what each teaches and what it leaves behind.
 
-The numbers are part of the contract (DESIGN.md, "Labs"): tests, grading manifests and the README
+The numbers are part of the contract (docs/DESIGN.md, "Labs"): tests, grading manifests and the README
 refer to them. Each lab is a thin script ``labs/NN_slug.py`` with a ``main(argv=None)``; setup.py
 installs the ``labs/`` folder as the package ``dlcourse.labs``, so the scripts are found the same way
 in a checkout, an editable install, a wheel and ``pip install git+...``.

@@ -1,6 +1,6 @@
 """Gradient clipping as the notes write it, and gradient-norm measurements for recurrent models.
 
-Unit III, "Gradient clipping" (L1489-L1505) and handbook chapter 3, section 5.7:
+000 Unit III, "Gradient clipping" (000 L1467-L1505) and handbook 003 §3.5.7:
 ``if ‖g‖ > θ: g ← θ · g / ‖g‖`` (``clip factor = clip_threshold / gradient_norm``), with the L2 norm
 (sqrt of the sum of squares) or the L1 norm (sum of absolute values). The notes do not say which
 gradients share one norm. Keras offers both readings as optimizer arguments:
@@ -11,7 +11,8 @@ gradients share one norm. Keras offers both readings as optimizer arguments:
   as ``tf.clip_by_global_norm``). This is the usual meaning of "clip the gradient" and the default
   of lab 13.
 
-The notes also list clipping as a cure for *vanishing* gradients; it only bounds large ones.
+The notes also list clipping as a cure for *vanishing* gradients; it only bounds large ones
+(docs/SOURCES.md, errata A31, A32).
 """
 
 import numpy as np
@@ -126,13 +127,6 @@ def set_forget_bias(cell, value, *, input_dim):
     bias[cell.units:2 * cell.units] = value
     cell.bias.assign(bias)
     return cell
-
-
-def model_gradients(model, x, y, loss):
-    """Gradients of ``loss(y, model(x))`` with respect to the model's trainable weights (NumPy arrays)."""
-    with tf.GradientTape() as tape:
-        value = loss(y, model(x, training=True))
-    return [g.numpy() for g in tape.gradient(value, model.trainable_variables)]
 
 
 def keras_clipped_update(gradients, **clip_kwargs):

@@ -1,7 +1,7 @@
 """Seeds, `tf.distribute` strategy selection and the environment report (`dlcourse info`).
 
-Every lab builds and compiles its model inside ``get_strategy(args.strategy).scope()`` (DESIGN.md,
-"Runtime and distribution"). Known Keras 3 limits are checked here so a student gets one clear
+Every lab builds and compiles its model inside ``get_strategy(args.strategy).scope()`` (docs/DESIGN.md,
+"Runs: resume and scale-out"). Known Keras 3 limits are checked here so a student gets one clear
 sentence instead of a deep traceback.
 """
 

@@ -1,6 +1,6 @@
 """The shared lab runner: flags -> data -> (build, compile under a strategy) -> fit -> save -> run.json.
 
-Labs stay thin (DESIGN.md, "Labs"): they parse flags with :func:`lab_parser`, open a :class:`LabRun`,
+Labs stay thin (docs/DESIGN.md, "Labs"): they parse flags with :func:`lab_parser`, open a :class:`LabRun`,
 and call library code. ``LabRun`` owns the output folder ``<out>/NN_slug/``, the seed, the
 ``tf.distribute`` strategy, ``history.csv`` / ``learning_curves.png`` and the run record ``run.json``.
 See docs/DEVELOPING.md for a full example.
@@ -18,78 +18,23 @@ import tempfile
 import time
 
 from dlcourse import artifacts, catalog, resume, runtime
+from dlcourse.arguments import batch_range, fraction, positive_float, positive_int, seed
 from dlcourse.data import files as data_files
 from dlcourse.errors import UserError
 
 DEFAULT_SEED = 42
+SMOKE_TRAIN_SAMPLES = 256  # what a --smoke run keeps of each split (LabRun.load_splits), unless a lab names others
+SMOKE_TEST_SAMPLES = 128
 
 
-def _number(kind, minimum, allow_equal):
-    def parse(text):
-        try:
-            value = kind(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"expected a {kind.__name__}, got {text!r}") from None
-        if value < minimum or (value == minimum and not allow_equal):
-            relation = ">=" if allow_equal else ">"
-            raise argparse.ArgumentTypeError(f"must be {relation} {minimum}, got {text!r}")
-        return value
-
-    parse.__name__ = kind.__name__
-    return parse
-
-
-positive_int = _number(int, 0, allow_equal=False)
-positive_float = _number(float, 0.0, allow_equal=False)
-nonnegative_float = _number(float, 0.0, allow_equal=True)
-
-
-SEED_LIMIT = 2**32  # NumPy's legacy seeding (np.random.seed, Keras's set_random_seed) takes 0 .. 2**32 - 1
-
-
-def seed(text):
-    """A random seed: an integer in [0, 2**32) (``--seed``)."""
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
-    if not 0 <= value < SEED_LIMIT:
-        raise argparse.ArgumentTypeError(f"must be from 0 to {SEED_LIMIT - 1} (2**32 - 1), got {text!r}")
-    return value
-
-
-def fraction(text):
-    """A share strictly between 0 and 1 (``--validation-split``)."""
-    value = positive_float(text)
-    if value >= 1:
-        raise argparse.ArgumentTypeError(f"must be below 1, got {text!r}")
-    return value
-
-
-def rate(text):
-    """A rate in [0, 1) (``--dropout-rate``, a masking fraction)."""
-    value = nonnegative_float(text)
-    if value >= 1:
-        raise argparse.ArgumentTypeError(f"must be below 1, got {text!r}")
-    return value
-
-
-def batch_range(text):
-    """``"10,15"`` -> ``(10, 15)``, ``"10"`` -> ``(10, 10)``: training steps (from 1) to profile."""
-    parts = text.split(",")
-    try:
-        start, stop = (int(part) for part in (parts * 2 if len(parts) == 1 else parts))
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a step or START,STOP such as 10,15; got {text!r}") from None
-    if not 1 <= start <= stop:
-        raise argparse.ArgumentTypeError(f"steps count from 1 and START <= STOP; got {text!r}")
-    return start, stop
-
-
-def lab_parser(number, *, epochs, batch_size, description=None, datasets=None):
+def lab_parser(number, *, epochs, batch_size, learning_rate=None, validation_split=None, description=None,
+               datasets=None):
     """An ``argparse`` parser with the flags every lab accepts, defaults set for lab ``number``.
 
-    ``datasets`` lists the dataset names the lab accepts besides ``sample`` (default: the lab's own).
+    ``learning_rate`` and ``validation_split``, when given, add ``--learning-rate`` and
+    ``--validation-split`` with those defaults (the notes' values where they give one); a value is a
+    number, or ``(number, help)`` to say where it comes from. ``datasets`` lists the dataset names the
+    lab accepts besides ``sample`` (default: the lab's own).
     """
     lab = catalog.get_lab(number)
     parser = argparse.ArgumentParser(
@@ -101,6 +46,15 @@ def lab_parser(number, *, epochs, batch_size, description=None, datasets=None):
     common.add_argument("--epochs", type=positive_int, default=epochs, help="training epochs (default %(default)s)")
     common.add_argument("--batch-size", type=positive_int, default=batch_size,
                         help="global batch size, split across replicas (default %(default)s)")
+    if learning_rate is not None:
+        default, note = learning_rate if isinstance(learning_rate, tuple) else (learning_rate, "")
+        common.add_argument("--learning-rate", type=positive_float, default=default,
+                            help=f"optimizer learning rate (default %(default)s{'; ' + note if note else ''})")
+    if validation_split is not None:
+        default, note = validation_split if isinstance(validation_split, tuple) else (validation_split, "")
+        common.add_argument("--validation-split", type=fraction, default=default,
+                            help="share of the training set held out for validation "
+                                 f"(default %(default)s{'; ' + note if note else ''})")
     common.add_argument("--data-dir", type=pathlib.Path, default=None,
                         help="folder searched first for dataset files (then $DLCOURSE_DATA, a checkout's "
                              "datasets/, ~/.keras/datasets, where downloads go)")
@@ -181,6 +135,7 @@ class LabRun:
         self.training_seconds = 0.0
         self.samples_seen = 0
         self.histories = {}
+        self.fit_seconds = {}  # history file name -> seconds that fit trained (0 when restored)
         self.tensorboard_runs = []  # TensorBoard sub-runs written, one per fit
         self.checkpoint = None  # resume.RunCheckpoint: the lab's .checkpoint/ folder
         self._started = None
@@ -292,7 +247,31 @@ class LabRun:
             self.record["dataset"] = data.dataset_record(self.dataset, data_dir=self.args.data_dir)
         return arrays
 
+    def load_splits(self, *, smoke_train=SMOKE_TRAIN_SAMPLES, smoke_test=SMOKE_TEST_SAMPLES, **options):
+        """``((x_train, y_train), (x_test, y_test))`` of this run's dataset, as ``keras.datasets`` returns.
+
+        A ``--smoke`` run keeps the first ``smoke_train`` and ``smoke_test`` examples of each split
+        (256 and 128 unless the lab names other sizes); ``options`` go to :meth:`load_data`.
+        """
+        train, test = self.load_data("train", **options), self.load_data("test", **options)
+        if getattr(self.args, "smoke", False):
+            train = tuple(array[:smoke_train] for array in train)
+            test = tuple(array[:smoke_test] for array in test)
+        return train, test
+
     # -- training --------------------------------------------------------------------------------
+    @contextlib.contextmanager
+    def timed(self, samples):
+        """Time training done without :meth:`fit` (a NumPy loop, a ``GradientTape`` loop).
+
+        Adds the block's seconds and ``samples`` (training examples processed, counting repeats) to
+        run.json's ``training_seconds`` and ``samples_per_second``; labs never write those counters.
+        """
+        started = time.perf_counter()
+        yield
+        self.training_seconds += time.perf_counter() - started
+        self.samples_seen += int(samples)
+
     def fit(self, model, x=None, y=None, *, history_name="history.csv", curves_name="learning_curves.png",
             early_stopping=None, callbacks=(), samples_per_epoch=None, **fit_kwargs):
         """``model.fit`` with the runner's callbacks; writes history CSV and learning curves; times it.
@@ -418,6 +397,7 @@ class LabRun:
         self.training_seconds += seconds
         self.samples_seen += samples
         self.histories[history_name] = history.history
+        self.fit_seconds[history_name] = seconds
         if curves_name and history.epoch:
             artifacts.plot_learning_curves(history, self.path(curves_name), title=f"Lab {self.lab.number}")
         return history
@@ -461,7 +441,7 @@ class LabRun:
 
     # -- the run record --------------------------------------------------------------------------
     def finish(self, metrics=None, model=None, **extra):
-        """Write ``run.json`` (DESIGN.md's fields) and print the one-line result; returns the record."""
+        """Write ``run.json`` (the fields of docs/DESIGN.md, "Contracts") and print the one-line result; returns the record."""
         metrics = {key: _plain(value) for key, value in (metrics or {}).items()}
         record = {
             "lab": self.lab.name,

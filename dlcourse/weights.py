@@ -1,6 +1,6 @@
 """ImageNet weights for the transfer-learning bases: find them locally, download them when allowed.
 
-The handbook's listing (Unit II, "9.5 Transfer Learning Implementation in Keras") writes
+The handbook's listing (003 §2.9.5 "Transfer Learning Implementation in Keras") writes
 ``ResNet50(weights='imagenet', ...)``, which makes Keras download the weights on first use. The labs
 look for the same file, under its canonical Keras name (e.g.
 ``resnet50_weights_tf_dim_ordering_tf_kernels_notop.h5``), in this order:

@@ -1,10 +1,11 @@
-"""Lab 01 — the perceptron, worked by hand in NumPy (handbook seed 003, Practical Exercises 01, Exercise 01).
+"""Lab 01 — the perceptron, worked by hand in NumPy (handbook 003, Practical Exercises 01, Exercise 01).
 
-One neuron with inputs e1, e2, activation sign(x) = 1 if x > 0 else -1 (so sign(0) = -1; NumPy's
-np.sign(0) is 0), learns the bipolar AND table presented in table order from w1 = -0.2, w2 = 0.1,
-b = -0.2 with eta = 0.1 and the rule w += eta (d - y) e, b += eta (d - y) (the handbook does not
-state the rule; this is Rosenblatt's). Then the same perceptron tries XOR (Unit I of the B.Tech
-notes, "XOR/XNOR") and never gets all four points right.
+The exercise (003 L1723-L1749): one neuron with inputs e1, e2, activation sign(x) = 1 if x > 0
+else -1 (so sign(0) = -1; NumPy's np.sign(0) is 0), learns the bipolar AND table presented in table
+order from w1 = -0.2, w2 = 0.1, b = -0.2 with eta = 0.1 and the rule w += eta (d - y) e,
+b += eta (d - y) (the handbook does not state the rule; this is Rosenblatt's: docs/SOURCES.md,
+erratum B33). Then the same perceptron tries
+XOR (the main notes, Unit I, "XOR/XNOR", 000 L222-L257) and never gets all four points right.
 
 What to observe:
 - Only two presentations change the weights, both in epoch 1; epoch 2 has no error, so training
@@ -16,6 +17,7 @@ What to observe:
 
 Outputs (in <out>/01_perceptron/): decision_line.png (the points and learned line, and XOR's
 last failed line), run.json (``weights``, ``bias``, ``decision_line``, every update, the XOR result).
+
 The perceptron trains in microseconds, so ``--smoke`` runs the whole lab unchanged.
 """
 
@@ -52,48 +54,65 @@ def plot_decision_lines(result, xor_result):
     return figure
 
 
+def rounded(values):
+    return [round(float(value), 12) for value in values]
+
+
+def train_on_and(args):
+    """Exercise 01, question 1: learn the bipolar AND table; prints every presentation."""
+    result = perceptron.train_perceptron(learning_rate=args.learning_rate, max_epochs=args.epochs)
+    print("Exercise 01, bipolar AND (every presentation):")
+    for step in result.steps:
+        print("  " + step.describe())
+    line = perceptron.decision_line(result.weights, result.bias)
+    print(f"  converged={result.converged} after {result.epochs} epochs and {len(result.updates)} updates: "
+          f"w = {rounded(result.weights)}, b = {round(float(result.bias), 12)}")
+    print(f"  separating line: {perceptron.format_line(line)}")
+    return result
+
+
+def try_xor(args):
+    """Questions 3 and 4: one perceptron never learns XOR; two layers (OR, NAND -> AND) compute it."""
+    result = perceptron.train_perceptron(perceptron.BIPOLAR_XOR_INPUTS, perceptron.BIPOLAR_XOR_TARGETS,
+                                         learning_rate=args.learning_rate, max_epochs=args.epochs)
+    errors = result.errors_per_epoch()
+    print(f"XOR with one perceptron: converged={result.converged} after {result.epochs} epochs; "
+          f"fewest errors in an epoch = {min(errors)}")
+    print(perceptron.XOR_ARGUMENT)
+    two_layer = perceptron.two_layer_xor(perceptron.BIPOLAR_XOR_INPUTS)
+    print(f"two-layer perceptron (OR, NAND -> AND) on XOR: {two_layer.tolist()} "
+          f"(targets {perceptron.BIPOLAR_XOR_TARGETS.astype(int).tolist()})")
+    return result, {"converged": bool(result.converged), "epochs": result.epochs,
+                    "min_errors_per_epoch": int(min(errors)), "two_layer_outputs": two_layer.tolist()}
+
+
+def update_records(result):
+    """Every presentation that changed the weights, as run.json lists it."""
+    return [{"epoch": step.epoch, "example": step.example, "inputs": list(step.inputs), "net": step.net,
+             "output": step.output, "target": step.target, "weights": list(step.weights), "bias": step.bias}
+            for step in result.updates]
+
+
 def main(argv=None):
-    parser = training.lab_parser("01", epochs=100, batch_size=1)
-    parser.add_argument("--learning-rate", type=training.positive_float, default=perceptron.EXERCISE_LEARNING_RATE,
-                        help="eta (default %(default)s, the handbook's)")
+    parser = training.lab_parser("01", epochs=100, batch_size=1,
+                                 learning_rate=(perceptron.EXERCISE_LEARNING_RATE, "eta, the handbook's"))
     args = training.parse_lab_args(parser, argv)
     if args.smoke:  # the whole lab takes milliseconds: keep the full epoch limit
         args.epochs = parser.get_default("epochs")
     with training.LabRun("01", args) as run:
-        result = perceptron.train_perceptron(learning_rate=args.learning_rate, max_epochs=args.epochs)
-        print("Exercise 01, bipolar AND (every presentation):")
-        for step in result.steps:
-            print("  " + step.describe())
-        weights = [round(float(value), 12) for value in result.weights]
-        bias = round(float(result.bias), 12)
-        line = perceptron.decision_line(result.weights, result.bias)
-        print(f"  converged={result.converged} after {result.epochs} epochs and {len(result.updates)} updates: "
-              f"w = {weights}, b = {bias}")
-        print(f"  separating line: {perceptron.format_line(line)}")
-
-        xor_result = perceptron.train_perceptron(perceptron.BIPOLAR_XOR_INPUTS, perceptron.BIPOLAR_XOR_TARGETS,
-                                                 learning_rate=args.learning_rate, max_epochs=args.epochs)
-        errors = xor_result.errors_per_epoch()
-        print(f"XOR with one perceptron: converged={xor_result.converged} after {xor_result.epochs} epochs; "
-              f"fewest errors in an epoch = {min(errors)}")
-        print(perceptron.XOR_ARGUMENT)
-        two_layer = perceptron.two_layer_xor(perceptron.BIPOLAR_XOR_INPUTS)
-        print(f"two-layer perceptron (OR, NAND -> AND) on XOR: {two_layer.tolist()} "
-              f"(targets {perceptron.BIPOLAR_XOR_TARGETS.astype(int).tolist()})")
-
+        result = train_on_and(args)
+        xor_result, xor = try_xor(args)
         run.save_figure(plot_decision_lines(result, xor_result), "decision_line.png")
+        weights, bias = rounded(result.weights), round(float(result.bias), 12)
+        line = perceptron.decision_line(result.weights, result.bias)
         run.finish(
             metrics={"weights": weights, "bias": bias, "epochs": result.epochs, "updates": len(result.updates),
-                     "xor_solved": bool(xor_result.converged)},
+                     "xor_solved": xor["converged"]},
             weights=weights,
             bias=bias,
             decision_line={"coefficients": list(line), "equation": perceptron.format_line(line)},
-            updates=[{"epoch": step.epoch, "example": step.example, "inputs": list(step.inputs), "net": step.net,
-                      "output": step.output, "target": step.target, "weights": list(step.weights),
-                      "bias": step.bias} for step in result.updates],
-            xor={"converged": bool(xor_result.converged), "epochs": xor_result.epochs,
-                 "min_errors_per_epoch": int(min(errors)),
-                 "two_layer_outputs": two_layer.tolist()},
+            updates=update_records(result),
+            xor=xor,
         )
 
 

@@ -1,6 +1,6 @@
 """Lab 04 — backpropagation from scratch in NumPy, checked against tf.GradientTape (Unit I, "Back-Propagation").
 
-The notes' four steps (forward pass, loss, backward pass with the chain rule, gradient-descent
+The notes' four steps (000 L467-L497) (forward pass, loss, backward pass with the chain rule, gradient-descent
 update) written out for a dense network in ``dlcourse.scratch.backprop``. The lab first compares
 every gradient with what ``tf.GradientTape`` computes for the same network built from float64
 Keras Dense layers (softmax + cross-entropy on a batch of digits with sigmoid, tanh and ReLU
@@ -13,16 +13,16 @@ What to observe:
 - The loss falls epoch after epoch with nothing but ``theta <- theta - eta grad``.
 
 Outputs (in <out>/04_backprop/): gradient_check.json (per check and per parameter tensor: relative
-and absolute error, and the worst), loss_curve.png, run.json. Data: the embedded ``digits``
-(28x28 real handwritten digits), so nothing is downloaded.
+and absolute error, and the worst), loss_curve.png, run.json.
+
+Data: the embedded ``digits`` (28x28 real handwritten digits), so nothing is downloaded.
 """
 
 import sys
-import time
 
 import numpy as np
 
-from dlcourse import artifacts, training
+from dlcourse import arguments, artifacts, training
 from dlcourse.errors import report_user_errors
 from dlcourse.scratch import backprop
 from dlcourse.scratch.perceptron import truth_table
@@ -42,6 +42,29 @@ def run_gradient_checks(x, y, hidden_units, seed):
     return checks
 
 
+def check_gradients(run, x, y, hidden_units, seed):
+    """Step 1: every from-scratch gradient against GradientTape's; writes gradient_check.json."""
+    checks = run_gradient_checks(x, y, hidden_units, seed)
+    worst = max(check["max_relative_error"] for check in checks.values())
+    for name, check in checks.items():
+        print(f"  gradient check {name:22s} max relative error {check['max_relative_error']:.2e}")
+    run.save_json({"tolerance": TOLERANCE, "max_relative_error": worst, "passed": bool(worst <= TOLERANCE),
+                   "error_definition": "||ours - tape||_2 / (||ours||_2 + ||tape||_2) per parameter tensor",
+                   "checks": checks}, "gradient_check.json")
+    return worst
+
+
+def train_from_scratch(run, args, x_train, y_train):
+    """Step 2: mini-batch SGD with only the from-scratch gradients; returns (parameters, losses)."""
+    params = backprop.init_mlp((x_train.shape[1], *args.hidden_units, 10), seed=args.seed)
+    with run.timed(samples=len(x_train) * args.epochs):
+        params, losses = backprop.train_sgd(params, x_train, y_train, hidden_activation=args.activation,
+                                            learning_rate=args.learning_rate, epochs=args.epochs,
+                                            batch_size=args.batch_size, seed=args.seed)
+    print(f"  training loss per epoch {[round(value, 4) for value in losses]}")
+    return params, losses
+
+
 def plot_loss_curve(losses, test_accuracy, activation, learning_rate):
     figure, axis = artifacts.new_figure(width=6.0, height=4.0)
     axis.plot(range(len(losses)), losses, marker="o")
@@ -53,43 +76,23 @@ def plot_loss_curve(losses, test_accuracy, activation, learning_rate):
 
 
 def main(argv=None):
-    parser = training.lab_parser("04", epochs=10, batch_size=32, datasets=["digits"])
-    parser.add_argument("--learning-rate", type=training.positive_float, default=0.5,
-                        help="SGD's eta (default 0.5)")
+    parser = training.lab_parser("04", epochs=10, batch_size=32, learning_rate=(0.5, "SGD's eta"),
+                                 datasets=["digits"])
     parser.add_argument("--activation", choices=("sigmoid", "tanh", "relu"), default="sigmoid",
                         help="hidden activation for the training run (default sigmoid)")
-    parser.add_argument("--hidden-units", nargs="+", type=training.positive_int, default=[64, 32],
+    parser.add_argument("--hidden-units", nargs="+", type=arguments.positive_int, default=[64, 32],
                         help="hidden widths (default 64 32)")
     args = training.parse_lab_args(parser, argv)
     with training.LabRun("04", args) as run:
-        x_train, y_train = run.load_data("train")
-        x_test, y_test = run.load_data("test")
-        if args.smoke:
-            x_train, y_train, x_test, y_test = x_train[:256], y_train[:256], x_test[:128], y_test[:128]
+        (x_train, y_train), (x_test, y_test) = run.load_splits()
         x_train = x_train.reshape(len(x_train), -1).astype(np.float64) / 255.0
         x_test = x_test.reshape(len(x_test), -1).astype(np.float64) / 255.0
 
-        checks = run_gradient_checks(x_train[:32], y_train[:32], args.hidden_units, args.seed)
-        worst = max(check["max_relative_error"] for check in checks.values())
-        for name, check in checks.items():
-            print(f"  gradient check {name:22s} max relative error {check['max_relative_error']:.2e}")
-        report = {"tolerance": TOLERANCE, "max_relative_error": worst, "passed": bool(worst <= TOLERANCE),
-                  "error_definition": "||ours - tape||_2 / (||ours||_2 + ||tape||_2) per parameter tensor",
-                  "checks": checks}
-        run.save_json(report, "gradient_check.json")
-
-        params = backprop.init_mlp((x_train.shape[1], *args.hidden_units, 10), seed=args.seed)
-        started = time.perf_counter()
-        params, losses = backprop.train_sgd(params, x_train, y_train, hidden_activation=args.activation,
-                                            learning_rate=args.learning_rate, epochs=args.epochs,
-                                            batch_size=args.batch_size, seed=args.seed)
-        run.training_seconds += time.perf_counter() - started
-        run.samples_seen += len(x_train) * args.epochs
+        worst = check_gradients(run, x_train[:32], y_train[:32], args.hidden_units, args.seed)
+        params, losses = train_from_scratch(run, args, x_train, y_train)
         output, _ = backprop.forward(params, x_test, hidden_activation=args.activation)
         test_accuracy = float(np.mean(output.argmax(axis=1) == y_test))
-        print(f"  training loss per epoch {[round(value, 4) for value in losses]}")
-        figure = plot_loss_curve(losses, test_accuracy, args.activation, args.learning_rate)
-        run.save_figure(figure, "loss_curve.png")
+        run.save_figure(plot_loss_curve(losses, test_accuracy, args.activation, args.learning_rate), "loss_curve.png")
         run.finish(metrics={"max_relative_error": worst, "gradients_match": bool(worst <= TOLERANCE),
                             "initial_loss": losses[0], "final_loss": losses[-1],
                             "test_accuracy": test_accuracy},

@@ -1,10 +1,11 @@
-"""Lab 07 — LeNet-5 as the handbook tabulates it (chapter 2, §10.2 "Classic Network: LeNet-5").
+"""Lab 07 — LeNet-5 as the handbook tabulates it (Unit II; 003, chapter 2, §10.2 "Classic Network: LeNet-5").
 
-Builds LeNet-5 layer by layer with the handbook's parameter counts: C1 156, S2 12 (trainable
-subsampling), C3 1,516 (partial connectivity, Table I), S4 32, C5 48,120, F6 10,164 -- the 60,000 of
-its table -- plus the 850-weight softmax output it leaves uncounted. Prints each layer's output size
-and parameters beside the handbook's, then trains on MNIST zero-padded from 28x28 to 32x32 (the
-handbook's input size; it does not say to pad) and saves ``lenet5.h5``.
+Builds LeNet-5 layer by layer (003 L626-L801) with the handbook's parameter counts: C1 156, S2 12
+(trainable subsampling), C3 1,516 (partial connectivity, Table I), S4 32, C5 48,120, F6 10,164 --
+the 60,000 of its table -- plus the 850-weight softmax output it leaves uncounted. Prints each
+layer's output size and parameters beside the handbook's, then trains on MNIST zero-padded from
+28x28 to 32x32 (the handbook's input size; it does not say to pad: docs/SOURCES.md, erratum B22)
+and saves ``lenet5.h5``.
 
 ``--keras-variant`` builds the common Keras version instead (full C3, ``AveragePooling2D``: 61,706
 parameters). The handbook gives no optimizer or epochs; this lab uses Adam and 10 epochs.
@@ -50,17 +51,33 @@ def layer_table(model):
     return rows
 
 
+def print_layer_table(model, rows):
+    print(f"  {'layer':6s} {'output':>9s} {'handbook':>9s} {'params':>7s} {'handbook':>9s}")
+    for row in rows:
+        print(f"  {row['layer']:6s} {row['output_shape']:>9s} {row['handbook_output_shape']:>9s} "
+              f"{row['parameters']:7d} {row['handbook_parameters']:9d}")
+    print(f"  total {model.count_params()} (handbook C1..F6: "
+          f"{sum(row['parameters'] for row in rows if row['layer'] != 'OUTPUT')})")
+
+
+def evaluate(run, model, x_test, y_test):
+    """Test loss and accuracy, and the confusion matrix."""
+    test_loss, test_accuracy = model.evaluate(x_test, y_test, verbose=0)
+    print(f"Test accuracy: {test_accuracy:.4f}")
+    class_names = data.class_names(run.dataset)
+    matrix = evaluation.confusion_matrix(y_test, evaluation.predict_classes(model, x_test), len(class_names))
+    run.save_figure(evaluation.plot_confusion_matrix(matrix, class_names), "confusion_matrix.png")
+    return test_loss, test_accuracy
+
+
 def main(argv=None):
-    parser = training.lab_parser("07", epochs=10, batch_size=128)
-    parser.add_argument("--learning-rate", type=training.positive_float, default=1e-3)
+    parser = training.lab_parser("07", epochs=10, batch_size=128, learning_rate=(1e-3, "Adam's"),
+                                 validation_split=0.1)
     parser.add_argument("--keras-variant", action="store_true",
                         help="build the common Keras LeNet-5 (full C3, plain average pooling)")
     args = training.parse_lab_args(parser, argv)
     with training.LabRun("07", args) as run:
-        x_train, y_train = run.load_data("train")
-        x_test, y_test = run.load_data("test")
-        if args.smoke:
-            x_train, y_train, x_test, y_test = x_train[:256], y_train[:256], x_test[:128], y_test[:128]
+        (x_train, y_train), (x_test, y_test) = run.load_splits()
         x_train, x_test = pad_to_32(x_train), pad_to_32(x_test)  # (N, 32, 32, 1)
 
         with run.strategy.scope():
@@ -69,19 +86,11 @@ def main(argv=None):
                           loss="sparse_categorical_crossentropy", metrics=["accuracy"])
         rows = layer_table(model)
         run.save_csv(rows, "lenet5_layers.csv")
-        print(f"  {'layer':6s} {'output':>9s} {'handbook':>9s} {'params':>7s} {'handbook':>9s}")
-        for row in rows:
-            print(f"  {row['layer']:6s} {row['output_shape']:>9s} {row['handbook_output_shape']:>9s} "
-                  f"{row['parameters']:7d} {row['handbook_parameters']:9d}")
-        print(f"  total {model.count_params()} (handbook C1..F6: "
-              f"{sum(row['parameters'] for row in rows if row['layer'] != 'OUTPUT')})")
+        print_layer_table(model, rows)
 
-        run.fit(model, x_train, y_train, validation_split=0.1, epochs=args.epochs, batch_size=args.batch_size)
-        test_loss, test_accuracy = model.evaluate(x_test, y_test, verbose=0)
-        print(f"Test accuracy: {test_accuracy:.4f}")
-        class_names = data.class_names(run.dataset)
-        matrix = evaluation.confusion_matrix(y_test, evaluation.predict_classes(model, x_test), len(class_names))
-        run.save_figure(evaluation.plot_confusion_matrix(matrix, class_names), "confusion_matrix.png")
+        run.fit(model, x_train, y_train, validation_split=args.validation_split, epochs=args.epochs,
+                batch_size=args.batch_size)
+        test_loss, test_accuracy = evaluate(run, model, x_test, y_test)
         run.save_model(model, "lenet5.h5")
         run.finish(metrics={"test_accuracy": test_accuracy, "test_loss": test_loss}, model=model,
                    variant="keras" if args.keras_variant else "handbook",

@@ -1,6 +1,8 @@
 """Lab 09 — dropout, normalization and data augmentation (Unit II, "Dropout", "Normalization", "Data augmentation").
 
-Trains the notes' CIFAR-10 CNN (Listing II-B) several ways and compares them on the same split:
+The main notes' "Dropout" (000 L1037-L1069), "Normalization" (000 L1070-L1101) and "Data
+augmentation" (000 L1102-L1196). Trains the notes' CIFAR-10 CNN (Listing II-B) several ways and
+compares them on the same split:
 - normalization: batch (the listing), layer, instance, group, none;
 - dropout: none, Dropout(0.5) before the output, plus SpatialDropout2D(0.2) after each pooling;
 - augmentation: none, Listing II-C's settings as Keras layers, the notes' "combined" example
@@ -9,9 +11,10 @@ It also saves a grid of every augmentation kind (geometric, colour, kernel filte
 combined, Mixup, CutMix), the notes' dropout example and which axes each normalization standardises.
 
 All variants train with one-hot labels and ``CategoricalCrossentropy(from_logits=True)`` (Mixup and
-CutMix make soft labels) and validate on 10% of the training set (the notes validate on the test set).
-The notes' ``ImageDataGenerator`` (Listing II-C) is deprecated in Keras 3; augmentation_layers.json
-maps each of its settings to the preprocessing layer used instead.
+CutMix make soft labels) and validate on 10% of the training set (the notes validate on the test set:
+docs/SOURCES.md, erratum A25). The notes' ``ImageDataGenerator`` (Listing II-C) is deprecated in
+Keras 3 (erratum A23); augmentation_layers.json maps each of its settings to the preprocessing layer
+used instead.
 
 What to observe: dropout and augmentation lower training accuracy and narrow the train-validation
 gap. Batch normalization trains fastest, but at inference it uses moving averages of the batch
@@ -21,6 +24,7 @@ stays near chance although training accuracy reaches 99%. On CIFAR-10 (700 steps
 disappears; on the sample, compare dropout and augmentation with ``--base-normalization group``.
 Augmentations must keep the label: in the sample some classes are rotations of each other
 (square/diamond, plus/cross), so Listing II-C's +-30 degree rotations hurt there.
+
 ``--experiments`` picks which comparisons to run.
 
 Outputs (in <out>/09_regularization/): normalization_comparison.csv, dropout_comparison.csv,
@@ -34,7 +38,7 @@ import keras
 import numpy as np
 from sklearn.model_selection import train_test_split
 
-from dlcourse import artifacts, augmentation, data, normalization, training
+from dlcourse import arguments, artifacts, augmentation, data, normalization, training
 from dlcourse.errors import report_user_errors
 from dlcourse.models.cnn import build_cifar10_cnn
 
@@ -107,15 +111,45 @@ def _curves(histories):
     return figure
 
 
+def save_illustrations(run, images, seed):
+    """The augmentation grid, Listing II-C's layers and the dropout / normalization worked examples."""
+    titles, rows = augmentation.augmentation_rows(images / 255.0, seed=seed)
+    artifacts.image_grid(np.concatenate(rows), run.path("augmentation_grid.png"), ncols=8, row_titles=titles)
+    run.save_json(augmentation.LISTING_II_C, "augmentation_layers.json")
+    run.save_json({"dropout": normalization.dropout_example(seed=seed),
+                   "normalization": normalization.normalization_statistics(seed=seed)},
+                  "regularization.json")
+
+
+def run_experiment(run, args, experiment, split, num_classes, trained):
+    """One comparison: train its variants (``trained`` caches equal models); returns (rows, histories)."""
+    rows, histories = [], {}
+    for variant, options in EXPERIMENTS[experiment].items():
+        if args.smoke and variant not in SMOKE_VARIANTS[experiment]:
+            continue
+        if experiment != "normalization":
+            base = None if args.base_normalization == "none" else args.base_normalization
+            options = {"normalization": base, **options}
+        key = _canonical(options)
+        if key not in trained:  # Listing II-B itself appears in every experiment: train it once
+            trained[key] = _train_variant(run, f"{experiment}_{variant}", options, split, args, num_classes)
+        row, history = dict(trained[key][0], variant=variant), trained[key][1]
+        print(f"  {experiment:13s} {variant:24s} train {row['train_accuracy']:.3f} "
+              f"val {row['val_accuracy']:.3f} test {row['test_accuracy']:.3f}")
+        rows.append(row)
+        histories[variant] = history
+    run.save_csv(rows, f"{experiment}_comparison.csv")
+    return rows, histories
+
+
 def main(argv=None):
-    parser = training.lab_parser("09", epochs=10, batch_size=64)
-    parser.add_argument("--learning-rate", type=training.positive_float, default=1e-3)
+    parser = training.lab_parser("09", epochs=10, batch_size=64, learning_rate=(1e-3, "Adam's"), validation_split=0.1)
     parser.add_argument("--experiments", default=",".join(EXPERIMENTS),
                         help="comma-separated subset of: " + ", ".join(EXPERIMENTS))
     parser.add_argument("--base-normalization", choices=("batch", "layer", "instance", "group", "none"),
                         default="batch", help="normalization of the model the dropout and augmentation "
                         "comparisons start from (default: batch, as Listing II-B)")
-    parser.add_argument("--train-size", type=training.positive_int, default=None,
+    parser.add_argument("--train-size", type=arguments.positive_int, default=None,
                         help="use only this many training images (default: all)")
     args = training.parse_lab_args(parser, argv)
     chosen = [name.strip() for name in args.experiments.split(",") if name.strip()]
@@ -123,47 +157,22 @@ def main(argv=None):
     if unknown or not chosen:
         parser.error(f"--experiments: unknown {unknown}; choose from {', '.join(EXPERIMENTS)}")
     with training.LabRun("09", args) as run:
-        x_train, y_train = run.load_data("train")
-        x_test, y_test = run.load_data("test")
-        if args.smoke:
-            x_train, y_train, x_test, y_test = x_train[:160], y_train[:160], x_test[:64], y_test[:64]
-        elif args.train_size:
+        # --smoke: 160/64 images, not 256/128: a smoke run trains five models
+        (x_train, y_train), test = run.load_splits(smoke_train=160, smoke_test=64)
+        if args.train_size:
             x_train, y_train = x_train[:args.train_size], y_train[:args.train_size]
-        x_fit, x_val, y_fit, y_val = train_test_split(x_train, y_train, test_size=0.1, random_state=args.seed)
-        train, validation = (x_fit, y_fit), (x_val, y_val)
-        split = (train, validation, (x_test, y_test))
+        x_fit, x_val, y_fit, y_val = train_test_split(x_train, y_train, test_size=args.validation_split,
+                                                      random_state=args.seed)
+        split = ((x_fit, y_fit), (x_val, y_val), test)
         num_classes = len(data.class_names(run.dataset))
-
-        titles, rows = augmentation.augmentation_rows(x_train[:8] / 255.0, seed=args.seed)
-        artifacts.image_grid(np.concatenate(rows), run.path("augmentation_grid.png"), ncols=8,
-                             row_titles=titles)
-        run.save_json(augmentation.LISTING_II_C, "augmentation_layers.json")
-        run.save_json({"dropout": normalization.dropout_example(seed=args.seed),
-                       "normalization": normalization.normalization_statistics(seed=args.seed)},
-                      "regularization.json")
+        save_illustrations(run, x_train[:8], args.seed)
 
         results, histories, trained = {}, {}, {}
         for experiment in chosen:
-            rows_out, histories[experiment] = [], {}
-            for variant, options in EXPERIMENTS[experiment].items():
-                if args.smoke and variant not in SMOKE_VARIANTS[experiment]:
-                    continue
-                if experiment != "normalization":
-                    base = None if args.base_normalization == "none" else args.base_normalization
-                    options = {"normalization": base, **options}
-                key = _canonical(options)
-                if key not in trained:  # Listing II-B itself appears in every experiment: train it once
-                    trained[key] = _train_variant(run, f"{experiment}_{variant}", options, split, args,
-                                                  num_classes)
-                row, history = dict(trained[key][0], variant=variant), trained[key][1]
-                print(f"  {experiment:13s} {variant:24s} train {row['train_accuracy']:.3f} "
-                      f"val {row['val_accuracy']:.3f} test {row['test_accuracy']:.3f}")
-                rows_out.append(row)
-                histories[experiment][variant] = history
-            run.save_csv(rows_out, f"{experiment}_comparison.csv")
-            results[experiment] = {row["variant"]: row["test_accuracy"] for row in rows_out}
+            rows, histories[experiment] = run_experiment(run, args, experiment, split, num_classes, trained)
+            results[experiment] = {row["variant"]: row["test_accuracy"] for row in rows}
         run.save_figure(_curves(histories), "comparison_curves.png")
-        run.finish(metrics={f"{experiment}_{variant}_test_accuracy": accuracy
+        run.finish(metrics={f"test_accuracy_{experiment}_{variant}": accuracy
                             for experiment, table in results.items() for variant, accuracy in table.items()},
                    base_normalization=args.base_normalization)
 

@@ -1,9 +1,9 @@
-"""Lab 12 — sentiment analysis with SimpleRNN, LSTM, GRU, bidirectional LSTM and bidirectional RNN
-(Unit III: "RNN Architectures" (many-to-one), "Variants of RNNs", "Bidirectional LSTMs",
-"Bidirectional RNNs"; handbook chapter 3, sections 9-10).
+"""Lab 12 — sentiment analysis with SimpleRNN, LSTM, GRU and bidirectional RNNs (Unit III; 003 ch. 3 §9-10).
 
-Trains five many-to-one classifiers, Embedding -> recurrent layer -> sigmoid unit, on IMDB movie
-reviews (``--dataset sample``: the embedded ``reviews``), with the same data, optimizer and epochs:
+From Unit III, "RNN Architectures" (many-to-one), "Variants of RNNs", "Bidirectional LSTMs" and
+"Bidirectional RNNs", and the handbook 003, chapter 3, sections 9 (LSTM) and 10 (GRU). Trains five
+many-to-one classifiers, Embedding -> recurrent layer -> sigmoid unit, on IMDB movie reviews
+(``--dataset sample``: the embedded ``reviews``), with the same data, optimizer and epochs:
 
     rnn     SimpleRNN                          lstm    LSTM (3 gates + cell state)
     gru     GRU (2 gates, no cell state)       bilstm  bidirectional LSTM, directions summed
@@ -12,9 +12,10 @@ reviews (``--dataset sample``: the embedded ``reviews``), with the same data, op
 The notes print no code, dataset or sizes for Unit III; sizes follow the keras.io "Bidirectional
 LSTM on IMDB" example (20,000 words, 200 tokens, 128-d embedding, 64 units, Adam, batch 32, 2
 epochs) with one recurrent layer (``--num-layers 2`` gives that example's stacked model). The notes'
-BiLSTM formula p_t = p_tf + p_tb is ``merge_mode="sum"``; their BiRNN concatenates. Keras' GRU uses
-``reset_after=True`` (3·64 more biases than the classic GRU) and writes its update with z and 1 − z
-swapped relative to the notes (see ``dlcourse/scratch/cells.py`` and lab 13).
+BiLSTM formula p_t = p_tf + p_tb is ``merge_mode="sum"``; their BiRNN concatenates (docs/SOURCES.md,
+erratum A36). Keras' GRU uses ``reset_after=True`` (3·64 more biases than the classic GRU) and writes
+its update with z and 1 − z swapped relative to the notes (erratum A34; ``dlcourse/scratch/cells.py``
+and lab 13 check both conventions).
 
 What to observe:
 - parameters: the embedding (2.56M) dominates; the recurrent parts are 12,352 (RNN), 49,408 (LSTM,
@@ -39,80 +40,63 @@ Try: ``dlcourse predict-text saved_models/12_sentiment_rnn/sentiment_lstm.h5 "a 
 """
 
 import sys
-import time
 
 import keras
 
 from dlcourse import data, training
+from dlcourse.arguments import positive_int
 from dlcourse.errors import report_user_errors
 from dlcourse.models.recurrent import SENTIMENT_VARIANTS, build_sentiment_model
 from dlcourse.text_prediction import VOCABULARY_FILENAME, vocabulary_record
 
 FULL_SIZE = dict(num_words=20000, sequence_length=200)  # keras.io's max_features and maxlen
 SAMPLE_SIZE = dict(num_words=1000, sequence_length=64)  # the embedded reviews: 126 words, <= 58 tokens
+SMOKE_HIDDEN = dict(embedding_dim=16, units=8)  # at most these in a --smoke run
 COLUMNS = ("model", "cell", "bidirectional", "merge_mode", "parameters", "seconds_per_epoch",
            "test_accuracy", "test_loss")
 
 
-def main(argv=None):
-    parser = training.lab_parser("12", epochs=2, batch_size=32)
-    parser.add_argument("--models", nargs="+", choices=list(SENTIMENT_VARIANTS), default=list(SENTIMENT_VARIANTS),
-                        help="which models to train (default: all five)")
-    parser.add_argument("--num-words", type=training.positive_int, default=None,
-                        help="vocabulary size, as imdb.load_data(num_words=...) (default 20000; sample 1000)")
-    parser.add_argument("--sequence-length", type=training.positive_int, default=None,
-                        help="tokens per review after padding/truncation (default 200; sample 64)")
-    parser.add_argument("--embedding-dim", type=training.positive_int, default=128)
-    parser.add_argument("--units", type=training.positive_int, default=64, help="units per direction")
-    parser.add_argument("--num-layers", type=training.positive_int, default=1, help="stacked recurrent layers")
-    parser.add_argument("--learning-rate", type=training.positive_float, default=1e-3, help="Adam learning rate")
-    parser.add_argument("--validation-split", type=training.fraction, default=0.2,
-                        help="fraction of the training reviews held out for validation, in (0, 1)")
-    args = training.parse_lab_args(parser, argv)
+def resolve_sizes(args):
+    """Fill in ``--num-words`` / ``--sequence-length`` for the dataset and cap the sizes of a smoke run."""
     size = SAMPLE_SIZE if args.dataset == "sample" else FULL_SIZE
-    num_words = args.num_words or size["num_words"]
-    sequence_length = args.sequence_length or size["sequence_length"]
-    hidden = dict(embedding_dim=args.embedding_dim, units=args.units)
+    args.num_words = args.num_words or size["num_words"]
+    args.sequence_length = args.sequence_length or size["sequence_length"]
     if args.smoke:
-        hidden = dict(embedding_dim=min(args.embedding_dim, 16), units=min(args.units, 8))
+        args.embedding_dim = min(args.embedding_dim, SMOKE_HIDDEN["embedding_dim"])
+        args.units = min(args.units, SMOKE_HIDDEN["units"])
+    return args
 
-    with training.LabRun("12", args) as run:
-        options = dict(num_words=num_words, sequence_length=sequence_length)
-        x_train, y_train = run.load_data("train", **options)
-        x_test, y_test = run.load_data("test", **options)
-        if args.smoke:
-            x_train, y_train, x_test, y_test = x_train[:128], y_train[:128], x_test[:64], y_test[:64]
-        print(f"  {len(x_train)} training and {len(x_test)} test reviews, {sequence_length} tokens, "
-              f"{num_words} words")
-        vocabulary = vocabulary_record(data.word_index(run.dataset, data_dir=args.data_dir), dataset=run.dataset,
-                                       num_words=num_words, sequence_length=sequence_length)
-        run.save_json(vocabulary, VOCABULARY_FILENAME)
 
-        rows, metrics = [], {}
-        for key in args.models:
-            variant = SENTIMENT_VARIANTS[key]
-            with run.strategy.scope():
-                model = build_sentiment_model(**variant, num_layers=args.num_layers, vocab_size=num_words,
-                                              sequence_length=sequence_length, name=f"sentiment_{key}", **hidden)
-                model.compile(optimizer=keras.optimizers.Adam(args.learning_rate), loss="binary_crossentropy",
-                              metrics=["accuracy"])
-            started = time.perf_counter()
-            history = run.fit(model, x_train, y_train, validation_split=args.validation_split,
-                              epochs=args.epochs, batch_size=args.batch_size,
-                              history_name=f"history_{key}.csv", curves_name=f"learning_curves_{key}.png")
-            seconds_per_epoch = (time.perf_counter() - started) / max(len(history.epoch), 1)
-            test_loss, test_accuracy = model.evaluate(x_test, y_test, verbose=0)
-            rows.append(dict(model=key, cell=variant["cell"], bidirectional=variant.get("bidirectional", False),
-                             merge_mode=variant.get("merge_mode", "") if variant.get("bidirectional") else "",
-                             parameters=model.count_params(), seconds_per_epoch=round(seconds_per_epoch, 3),
-                             test_accuracy=round(float(test_accuracy), 4), test_loss=round(float(test_loss), 4)))
-            metrics[f"test_accuracy_{key}"] = float(test_accuracy)
-            print(f"  {key:7s} test accuracy {test_accuracy:.4f}  ({seconds_per_epoch:.1f} s/epoch)")
-            run.save_model(model, f"sentiment_{key}.h5")  # save .h5 last (it drops the optimizer)
+def save_vocabulary(run, args):
+    """vocabulary.json: the word index and encoding settings ``dlcourse predict-text`` needs."""
+    vocabulary = vocabulary_record(data.word_index(run.dataset, data_dir=args.data_dir), dataset=run.dataset,
+                                   num_words=args.num_words, sequence_length=args.sequence_length)
+    run.save_json(vocabulary, VOCABULARY_FILENAME)
 
-        run.save_csv(rows, "comparison.csv", fieldnames=COLUMNS)
-        print(format_table(rows))
-        run.finish(metrics=metrics, comparison=rows, num_words=num_words, sequence_length=sequence_length)
+
+def train_variant(run, args, key, train, test):
+    """Train, evaluate and save the ``key`` model of SENTIMENT_VARIANTS; returns its comparison.csv row and
+    its unrounded test accuracy."""
+    variant = SENTIMENT_VARIANTS[key]
+    with run.strategy.scope():
+        model = build_sentiment_model(**variant, num_layers=args.num_layers, vocab_size=args.num_words,
+                                      sequence_length=args.sequence_length, name=f"sentiment_{key}",
+                                      embedding_dim=args.embedding_dim, units=args.units)
+        model.compile(optimizer=keras.optimizers.Adam(args.learning_rate), loss="binary_crossentropy",
+                      metrics=["accuracy"])
+    history_name = f"history_{key}.csv"
+    history = run.fit(model, *train, validation_split=args.validation_split, epochs=args.epochs,
+                      batch_size=args.batch_size, history_name=history_name, curves_name=f"learning_curves_{key}.png")
+    seconds_per_epoch = run.fit_seconds[history_name] / max(len(history.epoch), 1)
+    test_loss, test_accuracy = model.evaluate(*test, verbose=0)
+    print(f"  {key:7s} test accuracy {test_accuracy:.4f}  ({seconds_per_epoch:.1f} s/epoch)")
+    run.save_model(model, f"sentiment_{key}.h5")
+    bidirectional = variant.get("bidirectional", False)
+    row = dict(model=key, cell=variant["cell"], bidirectional=bidirectional,
+               merge_mode=variant.get("merge_mode", "") if bidirectional else "", parameters=model.count_params(),
+               seconds_per_epoch=round(seconds_per_epoch, 3), test_accuracy=round(float(test_accuracy), 4),
+               test_loss=round(float(test_loss), 4))
+    return row, float(test_accuracy)
 
 
 def format_table(rows):
@@ -121,6 +105,33 @@ def format_table(rows):
     lines = [header] + [f"  {row['model']:8s}{row['parameters']:>12,d}{row['seconds_per_epoch']:>10.2f}"
                         f"{row['test_accuracy']:>10.4f}" for row in rows]
     return "\n".join(lines)
+
+
+def main(argv=None):
+    parser = training.lab_parser("12", epochs=2, batch_size=32, learning_rate=(1e-3, "Adam, as keras.io's example"),
+                                 validation_split=0.2)
+    parser.add_argument("--models", nargs="+", choices=list(SENTIMENT_VARIANTS), default=list(SENTIMENT_VARIANTS),
+                        help="which models to train (default: all five)")
+    parser.add_argument("--num-words", type=positive_int, default=None,
+                        help="vocabulary size, as imdb.load_data(num_words=...) (default 20000; sample 1000)")
+    parser.add_argument("--sequence-length", type=positive_int, default=None,
+                        help="tokens per review after padding/truncation (default 200; sample 64)")
+    parser.add_argument("--embedding-dim", type=positive_int, default=128)
+    parser.add_argument("--units", type=positive_int, default=64, help="units per direction")
+    parser.add_argument("--num-layers", type=positive_int, default=1, help="stacked recurrent layers")
+    args = resolve_sizes(training.parse_lab_args(parser, argv))
+
+    with training.LabRun("12", args) as run:
+        train, test = run.load_splits(num_words=args.num_words, sequence_length=args.sequence_length)
+        print(f"  {len(train[0])} training and {len(test[0])} test reviews, {args.sequence_length} tokens, "
+              f"{args.num_words} words")
+        save_vocabulary(run, args)
+        results = {key: train_variant(run, args, key, train, test) for key in args.models}
+        rows = [row for row, _ in results.values()]
+        run.save_csv(rows, "comparison.csv", fieldnames=COLUMNS)
+        print(format_table(rows))
+        run.finish(metrics={f"test_accuracy_{key}": accuracy for key, (_, accuracy) in results.items()},
+                   comparison=rows, num_words=args.num_words, sequence_length=args.sequence_length)
 
 
 if __name__ == "__main__":

@@ -1,12 +1,12 @@
-"""Lab 16 — the notes' dense MNIST autoencoder (Unit V, "Training an auto-encoder for data compression
-and reconstruction", Listing V-A).
+"""Lab 16 — the notes' dense MNIST autoencoder (Unit V, "Training an auto-encoder ...", Listing V-A).
 
 784 -> 128 -> 64 -> 32 -> 64 -> 128 -> 784 (sigmoid), 222,384 parameters, MSE, Adam, 20 epochs,
-batch 256, shuffled: exactly the listing. Images are flattened to 784 values in [0, 1], as the
-listing does. Two departures from the notes: the validation data is 10% of the TRAINING set (the
-listing validates on the test set, which then no longer measures generalisation), and the encoder
-is extracted as its own model and saved (the notes say "only the encoder part is used" afterwards
-but never build it).
+batch 256, shuffled: exactly the listing ("Training an auto-encoder for data compression and
+reconstruction", 000 L2084-L2151). Images are flattened to 784 values in [0, 1], as the listing
+does. Two departures from the notes (docs/SOURCES.md, erratum A51): the validation data is 10% of
+the TRAINING set (the listing validates on the test set, which then no longer measures
+generalisation), and the encoder is extracted as its own model and saved (the notes say "only the
+encoder part is used" afterwards but never build it).
 
 What to observe:
   * reconstructions.png: the notes' figure, 10 test digits (top, "Original") and their reconstructions
@@ -15,7 +15,7 @@ What to observe:
   * run.json: test MSE (about 0.01 after 20 epochs on MNIST); ``--code-size 8`` compresses more and
     reconstructs worse, ``--loss auto`` applies the notes' rule (inputs in [0, 1] -> cross-entropy).
 
-Outputs (saved_models/16_dense_autoencoder/): autoencoder.h5, encoder.h5, reconstructions.png,
+Outputs (in <out>/16_dense_autoencoder/): autoencoder.h5, encoder.h5, reconstructions.png,
 learning_curves.png, history.csv, run.json.
 """
 
@@ -25,50 +25,61 @@ import keras
 import numpy as np
 
 from dlcourse import artifacts, training
+from dlcourse.arguments import positive_int
 from dlcourse.errors import report_user_errors
 from dlcourse.models.autoencoder import build_dense_autoencoder, choose_reconstruction_loss, extract_encoder
 
+SMOKE_TRAIN = 512  # two Adam steps of the listing's batch of 256 (256 images less the 10% validation make one)
+NOTES_DEPARTURES = ["validation on 10% of the training set, not the test set",
+                    "encoder extracted and saved as encoder.h5"]
+
+
+def flatten(images):
+    """uint8 images -> (N, 784) float32 in [0, 1], as the listing feeds them."""
+    return images.reshape(len(images), -1).astype("float32") / 255.0
+
+
+def train_autoencoder(run, args, x_train, loss):
+    """Listing V-A's autoencoder (``--code-size`` units in the middle), trained to reproduce ``x_train``."""
+    with run.strategy.scope():
+        autoencoder = build_dense_autoencoder(input_dim=x_train.shape[1], encoder_units=(128, 64, args.code_size))
+        autoencoder.compile(optimizer=keras.optimizers.Adam(args.learning_rate), loss=loss, metrics=["mse"])
+    history = run.fit(autoencoder, x_train, x_train, epochs=args.epochs, batch_size=args.batch_size,
+                      shuffle=True, validation_split=0.1)
+    return autoencoder, history
+
+
+def save_reconstructions(run, autoencoder, x_test):
+    """reconstructions.png: ten test digits over their reconstructions, as the notes' figure."""
+    originals = x_test[:10]
+    reconstructed = autoencoder.predict(originals, verbose=0)
+    side = int(np.sqrt(x_test.shape[1]))
+    artifacts.image_grid(np.concatenate([originals, reconstructed]).reshape(-1, side, side),
+                         run.path("reconstructions.png"), ncols=10,
+                         titles=["Original"] * len(originals) + ["Reconstructed"] * len(originals))
+
 
 def main(argv=None):
-    parser = training.lab_parser("16", epochs=20, batch_size=256, datasets=["mnist", "fashion_mnist"])
-    parser.add_argument("--learning-rate", type=training.positive_float, default=1e-3,
-                        help="Adam learning rate (the listing's Adam() default, 1e-3)")
-    parser.add_argument("--code-size", type=training.positive_int, default=32, help="bottleneck units (32)")
+    parser = training.lab_parser("16", epochs=20, batch_size=256, datasets=["mnist", "fashion_mnist"],
+                                 learning_rate=(1e-3, "the listing's Adam() default"))
+    parser.add_argument("--code-size", type=positive_int, default=32, help="bottleneck units (32)")
     parser.add_argument("--loss", choices=["mse", "binary_crossentropy", "auto"], default="mse",
                         help="reconstruction loss: mse (the listing) or auto (the notes' rule)")
     args = training.parse_lab_args(parser, argv)
     with training.LabRun("16", args) as run:
-        x_train, _ = run.load_data("train")
-        x_test, _ = run.load_data("test")
-        if args.smoke:
-            x_train, x_test = x_train[:512], x_test[:64]
-        x_train = x_train.reshape(len(x_train), -1).astype("float32") / 255.0  # (N, 784) in [0, 1]
-        x_test = x_test.reshape(len(x_test), -1).astype("float32") / 255.0
+        (x_train, _), (x_test, _) = run.load_splits(smoke_train=SMOKE_TRAIN)
+        x_train, x_test = flatten(x_train), flatten(x_test)
         loss = choose_reconstruction_loss(x_train) if args.loss == "auto" else args.loss
-
-        with run.strategy.scope():
-            autoencoder = build_dense_autoencoder(input_dim=x_train.shape[1], encoder_units=(128, 64, args.code_size))
-            autoencoder.compile(optimizer=keras.optimizers.Adam(args.learning_rate), loss=loss, metrics=["mse"])
-        history = run.fit(autoencoder, x_train, x_train, epochs=args.epochs, batch_size=args.batch_size,
-                          shuffle=True, validation_split=0.1)
+        autoencoder, history = train_autoencoder(run, args, x_train, loss)
         test_loss, test_mse = autoencoder.evaluate(x_test, x_test, verbose=0)
-
-        originals = x_test[:10]
-        reconstructed = autoencoder.predict(originals, verbose=0)
-        side = int(np.sqrt(x_train.shape[1]))
-        artifacts.image_grid(np.concatenate([originals, reconstructed]).reshape(-1, side, side),
-                             run.path("reconstructions.png"), ncols=10,
-                             titles=["Original"] * len(originals) + ["Reconstructed"] * len(originals))
-
+        save_reconstructions(run, autoencoder, x_test)
         encoder = extract_encoder(autoencoder, name="encoder")
         run.save_model(encoder, "encoder.h5")
-        run.save_model(autoencoder, "autoencoder.h5")  # .h5 last (saving drops the optimizer)
-        run.finish(metrics={"test_mse": test_mse, "val_loss": history.history["val_loss"][-1]},
+        run.save_model(autoencoder, "autoencoder.h5")
+        run.finish(metrics={"test_mse": test_mse, "validation_loss": history.history["val_loss"][-1]},
                    model=autoencoder, loss=loss, code_size=args.code_size,
                    encoder_parameters=int(encoder.count_params()),
-                   compression_ratio=round(x_train.shape[1] / args.code_size, 2),
-                   notes_departures=["validation on 10% of the training set, not the test set",
-                                     "encoder extracted and saved as encoder.h5"])
+                   compression_ratio=round(x_train.shape[1] / args.code_size, 2), notes_departures=NOTES_DEPARTURES)
 
 
 if __name__ == "__main__":

@@ -1,4 +1,4 @@
-"""The contract every builder in ``dlcourse.models.BUILDERS`` keeps (STYLE.md item 7).
+"""The contract every builder in ``dlcourse.models.BUILDERS`` keeps (docs/DESIGN.md, "Contracts").
 
 A test module lists its builders as ``CONTRACT_CASES = {name: (tiny_kwargs, default_parameter_count)}``
 and adds ``test_builder_contract = make_contract_test(CONTRACT_CASES)``. Each case: the default build

@@ -63,6 +63,49 @@ def test_existing_model_survives_a_failed_overwrite(tmp_path, monkeypatch):
     assert [p.name for p in tmp_path.iterdir()] == ["model.h5"]
 
 
+@pytest.mark.parametrize("options", [{}, {"include_optimizer": True}], ids=["default", "include_optimizer"])
+def test_saving_h5_leaves_the_live_model_training_as_before(tmp_path, options):
+    # Saving .h5 changes nothing on the live model: its optimizer (same object, step count, slots),
+    # compile config and further training are those of a twin that was never saved. A lab may save
+    # its models in any order.
+    def compiled_twin():
+        keras.utils.set_random_seed(0)
+        model = small_model()
+        model.compile(optimizer=keras.optimizers.Adam(0.01), loss="mse", metrics=["mae"])
+        return model
+
+    rng = np.random.default_rng(0)
+    batches = [(rng.random((8, 4), dtype="float32"), rng.random((8, 2), dtype="float32")) for _ in range(3)]
+    saved, unsaved = compiled_twin(), compiled_twin()
+    for model in (saved, unsaved):
+        for x, y in batches[:2]:
+            model.train_on_batch(x, y)
+    for weight, twin in zip(saved.get_weights(), unsaved.get_weights()):
+        np.testing.assert_array_equal(weight, twin)
+    optimizer, config = saved.optimizer, saved.get_compile_config()
+    slots = [np.array(variable) for variable in optimizer.variables]
+    assert int(optimizer.iterations) == 2 and len(slots) > 1  # Adam has moments to lose
+
+    artifacts.save_model(saved, tmp_path / "x.h5", **options)
+
+    assert saved.compiled and saved.optimizer is optimizer and int(optimizer.iterations) == 2
+    if not options:  # what the labs do
+        assert saved.get_compile_config() == config
+    else:
+        # Keras 3.15's legacy .h5 writer (saving_utils.model_metadata) pops "optimizer" from the live
+        # model's compile config when it includes the optimizer: training goes on unchanged (below),
+        # but a later .keras save of the same model then records no optimizer.
+        assert saved.get_compile_config() in (config, {k: v for k, v in config.items() if k != "optimizer"})
+    for variable, before in zip(optimizer.variables, slots, strict=True):
+        np.testing.assert_array_equal(np.array(variable), before)
+    x, y = batches[2]
+    saved_loss, unsaved_loss = (np.asarray(model.train_on_batch(x, y)) for model in (saved, unsaved))
+    np.testing.assert_array_equal(saved_loss, unsaved_loss)
+    assert int(saved.optimizer.iterations) == int(unsaved.optimizer.iterations) == 3
+    for weight, twin in zip(saved.get_weights(), unsaved.get_weights(), strict=True):
+        np.testing.assert_array_equal(weight, twin)
+
+
 def test_model_suffix_is_checked(tmp_path):
     with pytest.raises(ValueError, match=".h5"):
         artifacts.save_model(small_model(), tmp_path / "model.bin")
@@ -232,3 +275,65 @@ def test_write_json_writes_standard_json_with_null_for_non_finite_numbers(tmp_pa
     text = path.read_text() if hasattr(path, "read_text") else (tmp_path / "record.json").read_text()
     assert "NaN" not in text and "Infinity" not in text
     assert json.loads(text) == {"loss": None, "curve": [None, 0.5], "n": 3}
+
+
+# -- image grids ---------------------------------------------------------------------------------
+def test_tile_images_maps_the_value_range_and_pads():
+    images = np.stack([np.full((2, 2, 1), value) for value in (-1.0, 0.0, 1.0)])
+    grid = artifacts.tile_images(images, ncols=2, value_range=(-1, 1), padding=1)
+    assert grid.shape == (5, 5)  # 2 rows x 2 columns of 2x2 tiles with 1-pixel gaps
+    np.testing.assert_allclose(grid[:2, :2], 0.0)
+    np.testing.assert_allclose(grid[:2, 3:], 0.5)
+    np.testing.assert_allclose(grid[3:, :2], 1.0)
+    np.testing.assert_allclose(grid[3:, 3:], 0.5)  # blank tile after the last image: mid-grey
+    np.testing.assert_allclose(grid[2, :], 0.5)  # the gap between rows
+    assert artifacts.tile_images(np.full((1, 2, 2), 2.0), value_range=(0, 1)).max() == 1.0  # clipped
+    with pytest.raises(ValueError):
+        artifacts.tile_images(np.zeros((0, 2, 2)))
+    with pytest.raises(ValueError, match="low < high"):
+        artifacts.tile_images(np.zeros((1, 2, 2)), value_range=(1, 1))
+
+
+def _drawn(monkeypatch, *args, **kwargs):
+    """The figure ``image_grid(*args, **kwargs)`` would save, and the path it returned."""
+    figures = []
+    monkeypatch.setattr(artifacts, "save_figure", lambda figure, path, dpi=110: figures.append(figure) or path)
+    path = artifacts.image_grid(*args, **kwargs)
+    return figures[0], path
+
+
+def test_image_grid_draws_one_axes_per_image_on_a_fixed_scale(monkeypatch, tmp_path):
+    grey = np.arange(3 * 2 * 2, dtype=np.uint8).reshape(3, 2, 2, 1) * 20  # uint8: 0..255 is black..white
+    figure, path = _drawn(monkeypatch, grey, tmp_path / "grid.png", ncols=2, titles=["a", "b", "c"],
+                          row_titles=["first row", "second row"])
+    assert path == tmp_path / "grid.png"
+    axes = [axis for axis in figure.axes if axis.images]
+    assert len(figure.axes) == 4 and len(axes) == 3  # 2 x 2 axes, the fourth left empty
+    for axis, image in zip(axes, grey):
+        np.testing.assert_allclose(axis.images[0].get_array(), image[..., 0] / 255.0, rtol=1e-6)
+        assert axis.images[0].get_clim() == (0.0, 1.0)  # no contrast stretching
+    assert [axis.get_title() for axis in axes] == ["a", "b", "c"]
+    assert figure.axes[0].get_title(loc="left") == "first row" and figure.axes[2].get_title(loc="left") == "second row"
+    colour = np.full((1, 2, 2, 3), 0.25, dtype="float32")  # floats: 0..1 by default
+    figure, _ = _drawn(monkeypatch, colour, tmp_path / "colour.png", ncols=1)
+    np.testing.assert_allclose(figure.axes[0].images[0].get_array(), colour[0])
+    signed = np.full((1, 2, 2), 0.0, dtype="float32")  # a tanh generator's mid-grey
+    figure, _ = _drawn(monkeypatch, signed, tmp_path / "signed.png", ncols=1, value_range=(-1.0, 1.0))
+    np.testing.assert_allclose(figure.axes[0].images[0].get_array(), 0.5)
+
+
+def test_image_grid_tiled_is_one_array_with_row_titles_on_the_left(monkeypatch, tmp_path):
+    images = np.linspace(-1.0, 1.0, 6 * 3 * 3, dtype="float32").reshape(6, 3, 3, 1)
+    figure, _ = _drawn(monkeypatch, images, tmp_path / "tiled.png", ncols=3, value_range=(-1.0, 1.0), tiled=True,
+                       row_titles=["zero", "one"], title="samples")
+    (axis,) = figure.axes
+    np.testing.assert_allclose(axis.images[0].get_array(), artifacts.tile_images(images, ncols=3,
+                                                                                  value_range=(-1.0, 1.0)))
+    assert [label.get_text() for label in axis.get_yticklabels()] == ["zero", "one"]
+    assert axis.get_title() == "samples"
+    with pytest.raises(ValueError, match="tiled=False"):
+        artifacts.image_grid(images, tmp_path / "bad.png", tiled=True, titles=list("abcdef"))
+    monkeypatch.undo()
+    for tiled in (False, True):  # both layouts write a PNG
+        path = artifacts.image_grid(images, tmp_path / f"grid_{tiled}.png", ncols=3, value_range=(-1, 1), tiled=tiled)
+        assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

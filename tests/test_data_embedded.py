@@ -1,7 +1,5 @@
 """Embedded datasets: shapes, dtypes, classes, determinism, and that a tiny model learns them."""
 
-import time
-
 import numpy as np
 import pytest
 
@@ -37,7 +35,7 @@ def test_digits_are_sklearn_digits_resized_and_stratified():
     assert data.class_names("digits") == [str(d) for d in range(10)]
 
 
-def test_shapes_are_balanced_deterministic_and_fast():
+def test_shapes_are_balanced_deterministic_and_drawn_once(monkeypatch):
     x, y = data.load("shapes")
     assert np.bincount(y).tolist() == [200] * 10
     x_again, y_again = data.load("shapes")
@@ -45,10 +43,23 @@ def test_shapes_are_balanced_deterministic_and_fast():
     x_again[0] = 0  # callers get copies, the memoised arrays stay intact
     assert data.load("shapes")[0][0].max() > 0
     assert data.class_names("shapes")[:3] == ["circle", "square", "triangle"]
-    start = time.perf_counter()
-    fresh, _ = embedded._shapes(500, 12345)  # not memoised yet
-    assert time.perf_counter() - start < 2.0
-    assert not np.array_equal(fresh, data.load("shapes", "test")[0])
+    # Generated on the fly, but once per process: one drawing per image, none on later loads.
+    test_split = data.load("shapes", "test")[0]
+    drawn = []
+    draw_shape = embedded._draw_shape
+
+    def counting_draw_shape(draw, shape, *rest):
+        drawn.append(shape)
+        return draw_shape(draw, shape, *rest)
+
+    monkeypatch.setattr(embedded, "_draw_shape", counting_draw_shape)
+    fresh, labels = embedded._shapes(500, 12345)  # a seed no split uses: not memoised yet
+    assert drawn == [embedded.SHAPES_CLASSES[label] for label in labels] and len(drawn) == 500
+    assert embedded._shapes(500, 12345)[0] is fresh  # memoised: the same array, not drawn again
+    np.testing.assert_array_equal(data.load("shapes")[0], x)
+    np.testing.assert_array_equal(data.load("shapes", "test")[0], test_split)
+    assert len(drawn) == 500  # loading both splits again drew nothing
+    assert not np.array_equal(fresh, test_split)
 
 
 def test_reviews_are_imdb_format_with_texts():

@@ -15,7 +15,7 @@ import pytest
 
 from dlcourse import data
 from dlcourse.data import cli, files
-from dlcourse.data.registry import REGISTRY
+from dlcourse.data.specs import DATASETS
 from dlcourse.errors import UserError
 
 
@@ -39,9 +39,9 @@ def write_mnist(path, label=0):
 
 
 def set_remote(monkeypatch, name="mnist", **changes):
-    entry = REGISTRY[name]
+    entry = DATASETS[name]
     remote = dataclasses.replace(entry.files[0], **changes)
-    monkeypatch.setitem(REGISTRY, name, dataclasses.replace(entry, files=(remote,)))
+    monkeypatch.setitem(DATASETS, name, dataclasses.replace(entry, files=(remote,)))
     return remote
 
 
@@ -78,7 +78,7 @@ def test_lookup_takes_the_first_folder_that_has_the_file(env, monkeypatch):
 
 
 def test_keras_cache_names_are_found_only_in_the_keras_folder(env):
-    remote = REGISTRY["fashion_mnist"].files[0]
+    remote = DATASETS["fashion_mnist"].files[0]
     for folder in ("repo_datasets", "keras_datasets"):
         (env / folder / "fashion-mnist").mkdir(parents=True)
         (env / folder / "fashion-mnist" / remote.name).write_bytes(b"x")
@@ -143,7 +143,7 @@ def test_missing_file_offline_error_names_everything(env):
     with pytest.raises(UserError) as error:
         data.load("cifar10", data_dir=env / "mine")
     message = str(error.value)
-    remote = REGISTRY["cifar10"].files[0]
+    remote = DATASETS["cifar10"].files[0]
     for part in ("cifar-10-python.tar.gz", str(env / "mine"), str(env / "repo_datasets"),
                  str(env / "keras_datasets"), remote.url, "--dataset sample", "DLCOURSE_OFFLINE"):
         assert part in message

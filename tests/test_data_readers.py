@@ -20,7 +20,7 @@ import pytest
 import keras
 from dlcourse import data
 from dlcourse.data import cli, files, readers
-from dlcourse.data.registry import REGISTRY
+from dlcourse.data.specs import DATASETS
 from dlcourse.errors import UserError
 
 RNG = np.random.RandomState(0)
@@ -41,11 +41,11 @@ def isolated(tmp_path, monkeypatch):
 
 def pin(monkeypatch, name, folder):
     """Point the registry's hashes for ``name`` at the tiny files in ``folder``."""
-    entry = REGISTRY[name]
+    entry = DATASETS[name]
     pinned = tuple(dataclasses.replace(
         remote, md5=None, sha256=hashlib.sha256((folder / remote.name).read_bytes()).hexdigest())
         for remote in entry.files)
-    monkeypatch.setitem(REGISTRY, name, dataclasses.replace(entry, files=pinned))
+    monkeypatch.setitem(DATASETS, name, dataclasses.replace(entry, files=pinned))
 
 
 def write_mnist(folder, train=6, test=4):
@@ -132,7 +132,7 @@ def test_load_mnist_through_the_registry(isolated, monkeypatch):
     np.testing.assert_array_equal(y, arrays["y_test"].astype(np.int64))
     record = data.dataset_record("mnist", data_dir=isolated)
     assert record["verified"] is True and record["embedded"] is False
-    assert record["files"][0]["sha256"] == REGISTRY["mnist"].files[0].sha256
+    assert record["files"][0]["sha256"] == DATASETS["mnist"].files[0].sha256
 
 
 def test_fashion_mnist_idx_matches_keras(isolated, monkeypatch):
@@ -293,10 +293,10 @@ def test_imdb_sequences_load_without_the_word_index(isolated, monkeypatch):
     sequences[0], sequences[1] = [1, 2], [2]
     np.savez(isolated / "imdb.npz", x_train=sequences, y_train=np.array([0, 1]),
              x_test=sequences, y_test=np.array([1, 0]))
-    entry = REGISTRY["imdb"]
+    entry = DATASETS["imdb"]
     pinned = dataclasses.replace(
         entry.files[0], sha256=hashlib.sha256((isolated / "imdb.npz").read_bytes()).hexdigest())
-    monkeypatch.setitem(REGISTRY, "imdb",
+    monkeypatch.setitem(DATASETS, "imdb",
                         dataclasses.replace(entry, files=(pinned,) + entry.files[1:]))
     x, y = data.load("imdb", "test", data_dir=isolated)  # offline, no imdb_word_index.json
     # start 1, ranks + 3; the largest index (5) is num_words, so it becomes oov 2 (as Keras)

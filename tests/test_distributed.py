@@ -136,7 +136,7 @@ def test_two_workers_train_what_one_process_trains(number, tmp_path, monkeypatch
     np.testing.assert_allclose(row(multi_history[1]), row(single_history[1]), rtol=1e-3)
 
 
-@pytest.mark.slow
+@pytest.mark.long  # a fresh process tree, tens of seconds: CI runs it after the default suite
 def test_devices_split_the_cpu_into_replicas(tmp_path):
     """``--devices 2 --strategy mirrored``: 2 replicas in one process, the weights of one device."""
     result = _dlcourse("run", "06", "--smoke", "--devices", "2", "--strategy", "mirrored",

@@ -11,7 +11,7 @@ CLASSES = ["Cat", "Dog", "Rabbit"]
 EXERCISE_MATRIX = [[50, 5, 3],   # real Cat
                    [10, 60, 5],  # real Dog
                    [2, 4, 40]]   # real Rabbit
-# inventory_001_004.md section 3.6, exact fractions.
+# The answers to 003 Practical Exercises 01, Exercise 02, as exact fractions.
 EXPECTED = {
     "Cat": (Fraction(25, 31), Fraction(25, 29), Fraction(5, 6), 58),
     "Dog": (Fraction(20, 23), Fraction(4, 5), Fraction(5, 6), 75),
@@ -66,7 +66,7 @@ def test_exercise_most_confused_pairs(exercise):
 
 
 def test_exercise_worst_classes(exercise):
-    # Cat and Dog tie at F1 5/6, Rabbit is best (40/47): "fairly balanced" (inventory 3.6).
+    # Cat and Dog tie at F1 5/6, Rabbit is best (40/47): "fairly balanced".
     worst = exercise["worst_classes"]
     assert [row["class"] for row in worst] == ["Cat", "Dog", "Rabbit"]
     assert worst[0]["f1"] == pytest.approx(5 / 6) and worst[2]["f1"] == pytest.approx(40 / 47)

@@ -19,7 +19,7 @@ def _mean(per_example):
 
 # -- the notes' formulas -------------------------------------------------------------------------
 def test_losses_at_the_nash_equilibrium():
-    # D = 1/2 everywhere (003 §4.3): J_D = -2 log(1/2) = ln 4, J_G = ln 2, V = -ln 4.
+    # D = 1/2 everywhere (003 §4.4.3): J_D = -2 log(1/2) = ln 4, J_G = ln 2, V = -ln 4.
     half = np.full((5, 1), 0.5)
     assert _mean(discriminator_loss(half, half)) == pytest.approx(math.log(4), abs=1e-6)
     assert _mean(generator_loss(half)) == pytest.approx(math.log(2), abs=1e-6)
@@ -28,7 +28,7 @@ def test_losses_at_the_nash_equilibrium():
 
 def test_losses_for_a_confident_discriminator():
     # D(x) = 0.9, D(G(z)) = 0.1: J_D = -(ln 0.9 + ln 0.9) = 0.210721, J_G = -ln 0.1 = 2.302585
-    # (inventory 001-004, 1.4; float32 arithmetic, so 1e-6 relative).
+    # (001 Q5's J_D and J_G; float32 arithmetic, so 1e-6 relative).
     real, fake = np.full((4, 1), 0.9), np.full((4, 1), 0.1)
     assert _mean(discriminator_loss(real, fake)) == pytest.approx(0.210721, rel=1e-6, abs=5e-7)
     assert _mean(generator_loss(fake)) == pytest.approx(2.302585, rel=1e-6)
@@ -221,22 +221,6 @@ def test_conditional_gan_feeds_the_labels_to_both_networks():
 
 
 # -- sample grids (shared with Unit V) -------------------------------------------------------------
-def test_tile_images_maps_the_value_range_and_pads():
-    from dlcourse.generative.callbacks import tile_images
-
-    images = np.stack([np.full((2, 2, 1), value) for value in (-1.0, 0.0, 1.0)])
-    grid = tile_images(images, ncols=2, value_range=(-1, 1), padding=1)
-    assert grid.shape == (5, 5)  # 2 rows x 2 columns of 2x2 tiles with 1-pixel gaps
-    np.testing.assert_allclose(grid[:2, :2], 0.0)
-    np.testing.assert_allclose(grid[:2, 3:], 0.5)
-    np.testing.assert_allclose(grid[3:, :2], 1.0)
-    np.testing.assert_allclose(grid[3:, 3:], 0.5)  # blank tile after the last image: mid-grey
-    np.testing.assert_allclose(grid[2, :], 0.5)  # the gap between rows
-    assert tile_images(np.full((1, 2, 2), 2.0), value_range=(0, 1)).max() == 1.0  # clipped
-    with pytest.raises(ValueError):
-        tile_images(np.zeros((0, 2, 2)))
-
-
 def test_sample_grid_callback_saves_fixed_noise_grids(tmp_path):
     from dlcourse.generative.callbacks import SampleGridCallback
 

@@ -16,7 +16,7 @@ TINY_DECODER = dict(latent_dim=2, output_shape=(8, 8, 1), filters=(4, 2))
 @pytest.mark.parametrize("mean, log_var, expected", [
     ([0.0], [0.0], 0.0),  # q = p
     ([1.0], [0.0], 0.5),  # mu^2 / 2
-    ([0.0], [2.0], 0.5 * (np.e ** 2 - 3.0)),  # 2.1945 (inventory 001-004, 3.5)
+    ([0.0], [2.0], 0.5 * (np.e ** 2 - 3.0)),  # 1/2 (e^2 - 1 - 2) = 2.1945
     ([1.0, 0.0], [0.0, 2.0], 0.5 + 0.5 * (np.e ** 2 - 3.0)),  # sums over latent dimensions
 ])
 def test_kl_closed_form_worked_values(mean, log_var, expected):

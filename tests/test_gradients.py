@@ -12,7 +12,7 @@ from dlcourse.scratch import rnn
 
 
 def test_notes_worked_examples():
-    """Unit III L1489-L1505: g = (3, 4), θ = 1 -> (0.6, 0.8); small gradients are left alone."""
+    """000 L1489-L1505 (Unit III, "Gradient clipping"): g = (3, 4), θ = 1 -> (0.6, 0.8); small gradients are left alone."""
     np.testing.assert_allclose(gradients.clip_by_norm([3.0, 4.0], 1.0), [0.6, 0.8])
     np.testing.assert_allclose(gradients.clip_by_norm([0.3, 0.4], 1.0), [0.3, 0.4])
     np.testing.assert_allclose(gradients.clip_by_norm([3.0, 4.0], 10.0), [3.0, 4.0])
@@ -58,7 +58,7 @@ def test_per_variable_clipping_matches_keras_clipnorm():
 
 
 def test_large_recurrent_weights_explode_and_clipping_bounds_the_step():
-    """Exploding gradients (Unit III L1455): a large W_hh makes ‖∂L/∂W_hh‖ grow with its scale."""
+    """Exploding gradients (000 L1455, Unit III): a large W_hh makes ‖∂L/∂W_hh‖ grow with its scale."""
     x = np.random.default_rng(0).normal(scale=0.1, size=(4, 30, 2))
     y = np.ones((4, 1))
     norms = []

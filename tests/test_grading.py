@@ -18,7 +18,7 @@ import numpy as np
 import pytest
 
 from dlcourse import artifacts, cli
-from dlcourse.grading import engine, inspect_model, manifest, sandbox, submissions
+from dlcourse.grading import engine, inspect_model, manifest, sandbox, submissions, verdicts, warm_loader
 from lab_runs import run_smoke
 
 XOR_WEIGHTS = {"xor": 1.0, "xnor": -1.0}
@@ -222,7 +222,7 @@ def test_a_warm_loader_grades_model_after_model_each_under_its_own_limits(tmp_pa
     assert graded(sandbox.run_in_sandbox(request))
     [replacement] = sandbox.warm_loaders()
     assert replacement != loader and sandbox.running_children() == []
-    folders = [pathlib.Path(warm.folder) for warm in sandbox._loaders]
+    folders = [pathlib.Path(warm.folder) for warm in warm_loader.loaders()]
     sandbox.shutdown()
     assert sandbox.warm_loaders() == [] and not any(folder.exists() for folder in folders)
     monkeypatch.setenv("DLCOURSE_GRADING_SPAWN", "1")  # the fallback: a fresh process per model
@@ -231,14 +231,14 @@ def test_a_warm_loader_grades_model_after_model_each_under_its_own_limits(tmp_pa
 
 def test_generator_and_threshold_verdicts():
     value = {"shape": [28, 28, 1], "min": -1.0, "max": 0.99, "std": 0.4, "finite": True}
-    assert engine._generator_verdict(value, {"shape": [28, 28, 1], "range": [-1, 1]})[0]
-    assert not engine._generator_verdict({**value, "max": 3.0}, {"shape": [28, 28, 1], "range": [-1, 1]})[0]
-    assert not engine._generator_verdict({**value, "std": 0.0}, {"shape": [28, 28, 1], "range": [-1, 1]})[0]
+    assert verdicts.generator_verdict(value, {"shape": [28, 28, 1], "range": [-1, 1]})[0]
+    assert not verdicts.generator_verdict({**value, "max": 3.0}, {"shape": [28, 28, 1], "range": [-1, 1]})[0]
+    assert not verdicts.generator_verdict({**value, "std": 0.0}, {"shape": [28, 28, 1], "range": [-1, 1]})[0]
     check = {"min": 0.7, "sample_min": 0.2}
-    assert engine._compare(0.5, check, sample=False)[0] is False
-    assert engine._compare(0.5, check, sample=True)[0] is True
-    assert engine._compare([0.2, 0.1], {"equals": [0.2, 0.1]}, sample=False)[0]
-    assert not engine._compare(float("nan"), check, sample=True)[0]
+    assert verdicts.compare(0.5, check, sample=False)[0] is False
+    assert verdicts.compare(0.5, check, sample=True)[0] is True
+    assert verdicts.compare([0.2, 0.1], {"equals": [0.2, 0.1]}, sample=False)[0]
+    assert not verdicts.compare(float("nan"), check, sample=True)[0]
 
 
 def test_every_lab_has_a_valid_manifest():

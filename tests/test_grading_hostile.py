@@ -18,7 +18,7 @@ import h5py
 import pytest
 
 from dlcourse import artifacts, cli
-from dlcourse.grading import engine, inspect_json, report, sandbox, submissions
+from dlcourse.grading import engine, inspect_json, report, sandbox, submissions, verdicts
 from test_grading import hand_set_mlp
 
 LAB01_RUN = {"lab": "01_perceptron", "smoke": False, "dataset": {"name": "none"}, "weights": [0.2, 0.1],
@@ -157,12 +157,12 @@ def test_strict_json_reader(tmp_path):
     with pytest.raises(inspect_json.MalformedJSON, match="not a regular file"):
         inspect_json.load(tmp_path / "fifo.json")
     # types: numbers are never strings or booleans; flags are never numbers
-    assert not engine._compare("0.2", {"equals": 0.2}, sample=False)[0]
-    assert not engine._compare(True, {"equals": 1}, sample=False)[0]
-    assert not engine._compare([True, 0.1], {"equals": [1, 0.1]}, sample=False)[0]
-    assert not engine._compare("0.9", {"min": 0.5}, sample=False)[0]
-    assert not engine._compare(1, {"equals": True}, sample=False)[0]
-    assert engine._compare(True, {"equals": True}, sample=False)[0]
+    assert not verdicts.compare("0.2", {"equals": 0.2}, sample=False)[0]
+    assert not verdicts.compare(True, {"equals": 1}, sample=False)[0]
+    assert not verdicts.compare([True, 0.1], {"equals": [1, 0.1]}, sample=False)[0]
+    assert not verdicts.compare("0.9", {"min": 0.5}, sample=False)[0]
+    assert not verdicts.compare(1, {"equals": True}, sample=False)[0]
+    assert verdicts.compare(True, {"equals": True}, sample=False)[0]
 
 
 @pytest.mark.parametrize("raw, words, points", [

@@ -19,7 +19,7 @@ LAB_NAMES = [lab.name for lab in catalog.LABS]
 RUNNER_FILES = {"run.json", "history.csv", "learning_curves.png"}  # written by training.LabRun itself
 OUTPUT_TOKEN = re.compile(r"[\w<>*.\-]+\.(?:h5|png|csv|json|txt)")
 
-# Parameter counts the notes fix (inventories of units I, II and V).
+# Parameter counts the notes fix: 000's 2-2-1 XOR net, Listing II-B, 003 §2.10.2's LeNet-5 (+ its output layer), Listing V-A.
 NOTES_PARAMETERS = {
     ("02_xor_mlp", "xor_mlp.h5"): 9,
     ("06_cifar10_cnn", "cnn_cifar10_model.h5"): 122_954,
@@ -133,13 +133,52 @@ def test_full_data_thresholds_follow_the_references():
         assert full_thresholds(name, filename)["generator_output"]["range"] == value_range
 
 
+def json_numbers(text):
+    """Every number in the JSON ``text``, read by the parser itself (not by a pattern over the text).
+
+    Raises ValueError for what is not plain JSON or not finite: Python's json module accepts
+    ``NaN``, ``Infinity`` and ``-Infinity`` and turns ``1e999`` into ``inf`` unless told otherwise.
+    """
+    def refuse(constant):
+        raise ValueError(f"{constant} is not JSON")
+
+    def finite(literal):
+        if not math.isfinite(value := float(literal)):
+            raise ValueError(f"{literal} is not a finite number")
+        return value
+
+    numbers = []
+
+    def walk(value):
+        if isinstance(value, dict):
+            for item in value.values():
+                walk(item)
+        elif isinstance(value, list):
+            for item in value:
+                walk(item)
+        elif isinstance(value, (int, float)) and not isinstance(value, bool):
+            numbers.append(value)
+
+    walk(json.loads(text, parse_constant=refuse, parse_float=finite))
+    return numbers
+
+
+@pytest.mark.parametrize("text", ['{"min": NaN}', '{"max": Infinity}', '{"checks": [{"min": -Infinity}]}',
+                                  '{"min": 1e999}', '{"max": -1.5e400}'])
+def test_the_finite_number_check_refuses_nan_and_infinity(text):
+    with pytest.raises(ValueError, match="not JSON|not a finite number"):
+        json_numbers(text)
+
+
+def test_the_finite_number_check_sees_every_number():
+    assert json_numbers('{"a": [1, 2.5, {"b": -3e-2}], "c": true, "d": "4"}') == [1, 2.5, -0.03]
+
+
 def test_manifest_files_are_plain_json_with_finite_numbers():
     for path in sorted(manifest.MANIFEST_DIRECTORY.glob("*.json")):
-        def refuse(constant):
-            raise ValueError(f"{path.name}: {constant} is not JSON")
-        body = json.loads(path.read_text(), parse_constant=refuse)
-        numbers = re.findall(r"-?\d+(?:\.\d+)?(?:e-?\d+)?", json.dumps(body))
-        assert all(math.isfinite(float(number)) for number in numbers)
+        numbers = json_numbers(path.read_text())  # raises on NaN, Infinity, 1e999
+        assert numbers, path.name  # every manifest has thresholds and points
+        assert all(math.isfinite(number) for number in numbers), path.name
 
 
 def tiny_text_model(vocabulary, length):
@@ -155,12 +194,35 @@ def test_text_options_come_from_the_model():
     assert metrics.text_options(model, {"num_words": 10}) == {"sequence_length": 64, "num_words": 10}
 
 
+def oov_counting_model(vocabulary, length, threshold):
+    """Predicts "positive" exactly when more than ``threshold`` of a review's ``length`` tokens are the
+    out-of-vocabulary index 2: Embedding row 2 is 1, every other row 0, so the average over the
+    sequence is (OOV count) / length, and the sigmoid's logit is 10 * (count - threshold)."""
+    model = tiny_text_model(vocabulary, length)
+    embedding, _, dense = model.layers[1:]
+    table = np.zeros((vocabulary, 4), "float32")
+    table[2] = 1.0
+    embedding.set_weights([table])
+    kernel = np.zeros((4, 1), "float32")
+    kernel[0, 0] = 10.0 * length
+    dense.set_weights([kernel, np.array([-10.0 * threshold], "float32")])
+    return model
+
+
 def test_text_accuracy_encodes_reviews_within_the_embedding():
-    # the embedded reviews use word indices above 40: without num_words they fall outside Embedding(40)
-    model = tiny_text_model(40, 64)
+    # The embedded reviews use word indices up to 128: without num_words taken from Embedding(40)
+    # they would fall outside it. Encoded for the model, every word index >= 40 becomes OOV (2).
+    from dlcourse import data
+
+    raw, labels = data.load("reviews", split="test", sequence_length=64)  # no vocabulary limit
+    assert np.max(raw) >= 40
+    raw, labels = raw[:200], labels[:200]  # the check's limit: the first 200 held-out reviews
+    oov_counts = ((raw >= 40) | (raw == 2)).sum(axis=1)  # 2: Keras makes the rarest word OOV too
+    threshold = 11.5  # about the median count: neither "all positive" nor "all negative"
+    expected = float(np.mean((oov_counts > threshold) == labels))
+    assert 0 < np.mean(oov_counts > threshold) < 1 and expected not in (np.mean(labels), 1 - np.mean(labels))
+
+    model = oov_counting_model(40, 64, threshold)
     request = {"dataset": {"name": "reviews", "embedded": True}}
     value = metrics.accuracy(model, {"kind": "accuracy", "text": True, "limit": 200}, request)
-    assert 0.0 <= value <= 1.0
-    from dlcourse import data
-    x, _ = data.load("reviews", split="test", sequence_length=64)
-    assert np.max(x) >= 40
+    assert value == expected

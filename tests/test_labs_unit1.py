@@ -37,7 +37,7 @@ def test_lab01_perceptron(tmp_path, capsys):
 def test_lab02_xor_mlp(tmp_path):
     folder, record = _run("02", tmp_path)
     assert record["parameters"] == 9 and record["training_steps"] == 200
-    assert record["metrics"]["xor_accuracy"] == 1.0 and record["metrics"]["xnor_accuracy"] == 1.0
+    assert record["metrics"]["accuracy_xor"] == 1.0 and record["metrics"]["accuracy_xnor"] == 1.0
     assert record["metrics"]["hand_set_exact"] is True
     inputs, xor = truth_table("xor")
     for name, targets in (("xor_mlp.h5", xor), ("xnor_mlp.h5", 1.0 - xor)):
@@ -60,7 +60,7 @@ def test_lab03_deep_ffn(tmp_path):
     x_test, y_test = x_test[:128] / 255.0, y_test[:128]  # the smoke run's test images
     for row in rows:
         assert float(row["seconds"]) > 0
-        assert record["metrics"][f"{row['optimizer']}_test_accuracy"] == pytest.approx(float(row["test_accuracy"]),
+        assert record["metrics"][f"test_accuracy_{row['optimizer']}"] == pytest.approx(float(row["test_accuracy"]),
                                                                                      abs=1e-5)
         model = artifacts.load_model(folder / f"ffn_{row['optimizer']}.h5")
         assert model.count_params() == 242_762 and model.output_shape == (None, 10)

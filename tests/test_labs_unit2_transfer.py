@@ -37,8 +37,8 @@ def test_lab11_outputs_and_report(lab11):
     assert record["class_names"] == data.class_names("digits") and record["pixel_scale"] == 255.0
     assert record["dataset"]["name"] == "digits" and record["smoke"] is True
     matrix = np.array(report["confusion_matrix"])
-    assert matrix.shape == (10, 10) and matrix.sum() == 120  # the smoke run's 120 test images
-    assert report["accuracy"] == pytest.approx(np.trace(matrix) / 120)
+    assert matrix.shape == (10, 10) and matrix.sum() == 128  # the smoke run's 128 test images
+    assert report["accuracy"] == pytest.approx(np.trace(matrix) / 128)
     assert report["accuracy"] == pytest.approx(record["metrics"]["test_accuracy"], abs=1e-6)
     assert record["metrics"]["macro_f1"] == pytest.approx(report["report"]["macro avg"]["f1-score"])
     assert record["reload_max_difference"] == 0.0

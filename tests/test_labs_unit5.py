@@ -5,7 +5,7 @@ import keras
 import numpy as np
 import pytest
 
-from dlcourse import anomaly, artifacts, catalog, data
+from dlcourse import anomaly, artifacts, catalog, data, training
 from lab_runs import run_record, run_smoke
 
 pytestmark = pytest.mark.slow
@@ -14,6 +14,9 @@ pytestmark = pytest.mark.slow
 def _run(number, tmp_path, *flags):
     folder = run_smoke(number, tmp_path, *flags)
     return folder, run_record(folder)
+
+
+SMOKE_TEST = training.SMOKE_TEST_SAMPLES  # the test digits a smoke run keeps
 
 
 def _digits(split, count):
@@ -33,13 +36,15 @@ def test_lab16_dense_autoencoder(tmp_path):
     autoencoder = artifacts.load_model(folder / "autoencoder.h5")
     encoder = artifacts.load_model(folder / "encoder.h5")
     assert encoder.output_shape == (None, 32)
-    x, _ = _digits("test", 64)
-    x = x.reshape(64, 784)
+    x, _ = _digits("test", SMOKE_TEST)
+    x = x.reshape(SMOKE_TEST, 784)
     # The saved encoder is the saved autoencoder's first half, weight for weight.
     code = keras.Model(autoencoder.input, autoencoder.get_layer("dense_autoencoder_code").output)
     np.testing.assert_allclose(encoder.predict(x, verbose=0), code.predict(x, verbose=0), rtol=1e-5, atol=1e-6)
     test_mse = np.mean((autoencoder.predict(x, verbose=0) - x) ** 2)
     assert record["metrics"]["test_mse"] == pytest.approx(test_mse, rel=1e-4)
+    assert record["metrics"]["validation_loss"] == pytest.approx(
+        float(artifacts.read_csv(folder / "history.csv")[-1]["val_loss"]), rel=1e-5)
     assert record["compression_ratio"] == 24.5
 
 
@@ -52,14 +57,16 @@ def test_lab17_autoencoder_variants_and_anomaly_detection(tmp_path):
     for name in ("denoising_masking_autoencoder.h5", "sparse_autoencoder.h5",
                  "anomaly_autoencoder.h5", "autoencoder_variants.png", "anomaly_scores.png"):
         assert (folder / name).is_file(), name
-    x, y = _digits("test", 96)
+    x, y = _digits("test", SMOKE_TEST)
     denoiser = artifacts.load_model(folder / "denoising_masking_autoencoder.h5")  # noise is off in predict
     assert float(rows[0]["clean_mse"]) == pytest.approx(np.mean((denoiser.predict(x, verbose=0) - x) ** 2),
                                                         rel=1e-4)
+    assert set(record["metrics"]) == {"clean_mse_denoise_masking", "clean_mse_sparse_kl", "anomaly_auc"}
+    assert record["metrics"]["clean_mse_denoise_masking"] == pytest.approx(float(rows[0]["clean_mse"]), rel=1e-5)
     assert 0.0 < float(rows[1]["mean_code_activation"]) < 1.0  # a sigmoid code
     detector = artifacts.load_model(folder / "anomaly_autoencoder.h5")
     assert detector.count_params() == 222_384  # Listing V-A
-    normal, anomalous = anomaly.split_normal_anomalous(x.reshape(96, 784), y, [3])
+    normal, anomalous = anomaly.split_normal_anomalous(x.reshape(SMOKE_TEST, 784), y, [3])
     auc = anomaly.roc_auc(anomaly.reconstruction_errors(detector, normal),
                           anomaly.reconstruction_errors(detector, anomalous))
     assert record["metrics"]["anomaly_auc"] == pytest.approx(auc, abs=1e-6)

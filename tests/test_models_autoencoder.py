@@ -18,7 +18,7 @@ from dlcourse.models.autoencoder import (
 )
 
 CONTRACT_CASES = {
-    # Listing V-A: 100,480 + 8,256 + 2,080 + 2,112 + 8,320 + 101,136 (inventory 000, Unit V).
+    # Listing V-A: 100,480 + 8,256 + 2,080 + 2,112 + 8,320 + 101,136 (000 L2084-L2151).
     "dense_autoencoder": (dict(input_dim=12, encoder_units=(6, 3)), 222_384),
     "conv_autoencoder": (dict(input_shape=(8, 8, 1), filters=(4, 2)), 3_217),
     "denoising_autoencoder": (dict(input_shape=(8, 8, 1), filters=(4, 2)), 3_217),

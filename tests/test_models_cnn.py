@@ -20,7 +20,7 @@ def _non_trainable(model):
 
 def test_listing_ii_b_layer_by_layer():
     model = build_cifar10_cnn()
-    expected = {  # name -> (output shape, parameters), from the inventory's derivation
+    expected = {  # name -> (output shape, parameters), derived from Listing II-B's layers
         "conv1": ((30, 30, 32), 896), "batch_norm1": ((30, 30, 32), 128), "pool1": ((15, 15, 32), 0),
         "conv2": ((13, 13, 64), 18_496), "batch_norm2": ((13, 13, 64), 256), "pool2": ((6, 6, 64), 0),
         "conv3": ((4, 4, 64), 36_928), "flatten": ((1024,), 0), "dense1": ((64,), 65_600),

@@ -5,19 +5,56 @@ import numpy as np
 import pytest
 
 from contract import make_contract_test
+from dlcourse.models import BUILDERS
 from dlcourse.models.gan import (build_cgan_discriminator, build_cgan_generator, build_dcgan_discriminator,
                                  build_dcgan_generator, build_gan_feature_classifier, build_mlp_discriminator,
                                  build_mlp_generator)
 
-# Default parameter counts, by hand (see the per-test derivations below).
-DCGAN_GENERATOR = 100 * 7 * 7 * 256 + 4 * 7 * 7 * 256 + 5 * 5 * 256 * 128 + 4 * 128 + 5 * 5 * 128 * 64 + 4 * 64 \
-    + 5 * 5 * 64 * 1 + 1
-DCGAN_DISCRIMINATOR = (5 * 5 * 1 * 64 + 64) + 5 * 5 * 64 * 128 + 4 * 128 + (7 * 7 * 128 + 1)
-MLP_GENERATOR = (100 * 256 + 256) + (256 * 512 + 512) + (512 * 784 + 784)
-MLP_DISCRIMINATOR = (784 * 512 + 512) + (512 * 256 + 256) + (256 + 1)
-CGAN_GENERATOR = 10 * 50 + DCGAN_GENERATOR + 50 * 7 * 7 * 256  # embedding + 50 more projection inputs
-CGAN_DISCRIMINATOR = 10 * 50 + (50 * 784 + 784) + DCGAN_DISCRIMINATOR + 5 * 5 * 1 * 64  # + label channel
-FEATURE_CLASSIFIER = (3 * 3 * 32 + 32) + (3 * 3 * 32 * 64 + 64) + (7 * 7 * 64 * 128 + 128) + (128 * 10 + 10)
+# Default parameter counts, layer by layer, by hand: Dense in*out (+ out bias), convolution and
+# transposed convolution kh*kw*cin*cout (+ cout bias), batch norm 4 per channel (gamma, beta, moving
+# mean and variance), Embedding classes*dim. Layers without weights are left out.
+LAYER_PARAMETERS = {
+    "dcgan_generator": {
+        "projection": 100 * 7 * 7 * 256,  # z (100) -> 7x7x256, no bias (batch norm follows)
+        "projection_bn": 4 * 7 * 7 * 256,  # on the 12,544 projected units, before the reshape
+        "deconv1": 5 * 5 * 256 * 128,  # stride 1, no bias
+        "bn1": 4 * 128,
+        "deconv2": 5 * 5 * 128 * 64,  # stride 2: 7x7 -> 14x14
+        "bn2": 4 * 64,
+        "output": 5 * 5 * 64 * 1 + 1,  # stride 2: 14x14 -> 28x28x1, tanh, with bias
+    },
+    "dcgan_discriminator": {
+        "conv1": 5 * 5 * 1 * 64 + 64,  # the input layer: bias, no batch norm
+        "conv2": 5 * 5 * 64 * 128,  # no bias (batch norm follows)
+        "bn2": 4 * 128,
+        "output": 7 * 7 * 128 + 1,  # flattened 7x7x128 -> one sigmoid unit
+    },
+    "mlp_generator": {"dense1": 100 * 256 + 256, "dense2": 256 * 512 + 512, "output": 512 * 784 + 784},
+    "mlp_discriminator": {"dense1": 784 * 512 + 512, "dense2": 512 * 256 + 256, "output": 256 + 1},
+    "cgan_generator": {
+        "embedding": 10 * 50,
+        "projection": (100 + 50) * 7 * 7 * 256,  # [z, embedded label] -> 7x7x256
+        "projection_bn": 4 * 7 * 7 * 256, "deconv1": 5 * 5 * 256 * 128, "bn1": 4 * 128,
+        "deconv2": 5 * 5 * 128 * 64, "bn2": 4 * 64, "output": 5 * 5 * 64 * 1 + 1,
+    },
+    "cgan_discriminator": {
+        "embedding": 10 * 50,
+        "label_projection": 50 * 28 * 28 + 28 * 28,  # embedded label -> one 28x28 plane
+        "conv1": 5 * 5 * (1 + 1) * 64 + 64,  # image + label plane
+        "conv2": 5 * 5 * 64 * 128, "bn2": 4 * 128, "output": 7 * 7 * 128 + 1,
+    },
+    "gan_feature_classifier": {
+        "conv1": 3 * 3 * 1 * 32 + 32, "conv2": 3 * 3 * 32 * 64 + 64,
+        "features": 7 * 7 * 64 * 128 + 128, "output": 128 * 10 + 10,
+    },
+}
+DCGAN_GENERATOR = sum(LAYER_PARAMETERS["dcgan_generator"].values())
+DCGAN_DISCRIMINATOR = sum(LAYER_PARAMETERS["dcgan_discriminator"].values())
+MLP_GENERATOR = sum(LAYER_PARAMETERS["mlp_generator"].values())
+MLP_DISCRIMINATOR = sum(LAYER_PARAMETERS["mlp_discriminator"].values())
+CGAN_GENERATOR = sum(LAYER_PARAMETERS["cgan_generator"].values())
+CGAN_DISCRIMINATOR = sum(LAYER_PARAMETERS["cgan_discriminator"].values())
+FEATURE_CLASSIFIER = sum(LAYER_PARAMETERS["gan_feature_classifier"].values())
 
 TINY_IMAGE = dict(image_shape=(8, 8, 1))
 CONTRACT_CASES = {
@@ -36,12 +73,35 @@ CONTRACT_CASES = {
 test_builder_contract = make_contract_test(CONTRACT_CASES)
 
 
-def test_parameter_counts_by_hand():
-    assert DCGAN_GENERATOR == 2_330_945
-    assert DCGAN_DISCRIMINATOR == 213_249
-    assert MLP_GENERATOR == 559_632 and MLP_DISCRIMINATOR == 533_505
-    assert CGAN_GENERATOR == 2_958_645 and CGAN_DISCRIMINATOR == 255_333
-    assert FEATURE_CLASSIFIER == 421_642
+def _parameters_from_shapes(layer):
+    """A layer's parameter count from its configuration and input shape, by the usual formulas."""
+    if not layer.weights:  # Input, activations, Reshape, Flatten, Concatenate
+        return 0
+    config, input_shape = layer.get_config(), layer.input.shape
+    if isinstance(layer, (keras.layers.Conv2D, keras.layers.Conv2DTranspose)):  # Conv2DTranspose first
+        height, width = config["kernel_size"]
+        return height * width * input_shape[-1] * config["filters"] + (config["filters"] if config["use_bias"] else 0)
+    if isinstance(layer, keras.layers.Dense):
+        return input_shape[-1] * config["units"] + (config["units"] if config["use_bias"] else 0)
+    if isinstance(layer, keras.layers.BatchNormalization):
+        return 4 * input_shape[-1]
+    if isinstance(layer, keras.layers.Embedding):
+        return config["input_dim"] * config["output_dim"]
+    raise AssertionError(f"{layer.name}: no formula for {type(layer).__name__}")
+
+
+@pytest.mark.parametrize("name, total", [
+    ("dcgan_generator", 2_330_945), ("dcgan_discriminator", 213_249), ("mlp_generator", 559_632),
+    ("mlp_discriminator", 533_505), ("cgan_generator", 2_958_645), ("cgan_discriminator", 255_333),
+    ("gan_feature_classifier", 421_642),
+])
+def test_parameter_counts_by_hand(name, total):
+    model = BUILDERS[name]()
+    counts = {layer.name.removeprefix(f"{name}_"): layer.count_params() for layer in model.layers}
+    assert {layer: count for layer, count in counts.items() if count} == LAYER_PARAMETERS[name]
+    for layer in model.layers:  # each count is what the layer's shapes give
+        assert layer.count_params() == _parameters_from_shapes(layer), layer.name
+    assert model.count_params() == sum(LAYER_PARAMETERS[name].values()) == total
 
 
 def test_dcgan_generator_shapes_and_tanh_range():
@@ -56,7 +116,7 @@ def test_dcgan_generator_shapes_and_tanh_range():
 
 def test_dcgan_follows_the_notes_description():
     # 000 "DCGAN": strided convolutions instead of pooling, no fully connected hidden layers;
-    # 003 §7.1: batch normalization, ReLU (G) / LeakyReLU (D).
+    # 003 §4.7.1: batch normalization, ReLU (G) / LeakyReLU (D).
     generator, discriminator = build_dcgan_generator(), build_dcgan_discriminator()
     for model in (generator, discriminator):
         assert not [layer for layer in model.layers if "Pooling" in type(layer).__name__]

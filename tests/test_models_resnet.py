@@ -86,19 +86,36 @@ def test_resnet50_is_keras_applications_resnet50():
     np.testing.assert_allclose(ours.predict(x, verbose=0), reference.predict(x, verbose=0), rtol=1e-4, atol=1e-6)
 
 
-@pytest.mark.parametrize("depth", [18, 34])
-def test_resnet_18_34_standard_parameter_counts(depth):
+@pytest.mark.parametrize("depth, standard, with_bias", [(18, 11_689_512, 11_703_912), (34, 21_797_672, 21_823_208)])
+def test_resnet_18_34_standard_parameter_counts(depth, standard, with_bias):
     model = build_resnet(depth=depth, use_bias=False)
-    assert _trainable(model) == RESNET_STANDARD_PARAMETERS[depth]  # 11,689,512 / 21,797,672
-    assert model.count_params() == RESNET_PARAMETERS[depth] - {18: 4_800, 34: 8_512}[depth]  # minus conv biases
+    assert _trainable(model) == standard == RESNET_STANDARD_PARAMETERS[depth]  # the published counts
+    conv_biases = sum(layer.filters for layer in model.layers if isinstance(layer, keras.layers.Conv2D))
+    assert conv_biases == {18: 4_800, 34: 8_512}[depth]
+    assert model.count_params() + conv_biases == with_bias == RESNET_PARAMETERS[depth]
     assert model.output_shape == (None, 1000)
+    keras.backend.clear_session()
+    assert build_resnet(depth=depth).count_params() == with_bias  # use_bias=True, the default
 
 
-def test_resnet_parameter_tables():
-    assert RESNET_STANDARD_PARAMETERS == {18: 11_689_512, 34: 21_797_672, 50: 25_557_032}
-    assert RESNET_PARAMETERS[50] == 25_636_712  # keras.applications.ResNet50(weights=None).count_params()
-    # The handbook's "~25M" for ResNet-50 (003 Ch. 2 §9.3).
-    assert round(RESNET_PARAMETERS[50] / 1e6) == 26 and RESNET_STANDARD_PARAMETERS[50] // 1_000_000 == 25
+def test_resnet50_has_the_published_25_557_032_parameters():
+    # Built at the defaults (224x224x3, 1000 classes): ~1 s per build. The published count (torchvision,
+    # the paper's "25.6M") is the trainable weights without convolution biases.
+    standard = build_resnet(depth=50, use_bias=False)
+    assert standard.output_shape == (None, 1000)
+    assert _trainable(standard) == 25_557_032 == RESNET_STANDARD_PARAMETERS[50]
+    # Keras also counts batch-norm moving means and variances: 2 per channel of the 53 BN layers.
+    bn_channels = sum(layer.weights[0].shape[0] for layer in standard.layers
+                      if isinstance(layer, keras.layers.BatchNormalization))
+    assert standard.count_params() == 25_557_032 + 2 * bn_channels == 25_610_152
+    # With convolution biases (one per output channel of the 53 convolutions) it is
+    # keras.applications.ResNet50(weights=None): test_builder_contract builds the default and asserts
+    # 25,636,712, test_resnet50_is_keras_applications_resnet50 compares it with keras' model.
+    conv_biases = sum(layer.filters for layer in standard.layers if isinstance(layer, keras.layers.Conv2D))
+    assert 25_610_152 + conv_biases == 25_636_712 == RESNET_PARAMETERS[50] == CONTRACT_CASES["resnet"][1]
+    # The handbook's "~25M" for ResNet-50 (003 §2.9.3).
+    assert 25_000_000 <= 25_557_032 < 26_000_000
+    assert sorted(RESNET_PARAMETERS) == sorted(RESNET_STANDARD_PARAMETERS) == [18, 34, 50]
 
 
 def test_cifar_resnet_20_is_the_papers_027m_network():

@@ -1,4 +1,4 @@
-"""The handbook's optimizer formulas (seed 003 §1.4.4) in NumPy, checked against Keras' optimizers."""
+"""The handbook's optimizer formulas (003 §1.4.4) in NumPy, checked against Keras' optimizers."""
 
 import keras
 import numpy as np

@@ -46,7 +46,7 @@ def test_the_wheel_ships_every_lab_and_the_data_files(wheel):
     assert not any(name.startswith(("labs/", "tests/", "saved_models/", "datasets/")) for name in names)
 
 
-@pytest.mark.slow
+@pytest.mark.long  # a fresh process tree, tens of seconds: CI runs it after the default suite
 def test_installed_wheel_runs_a_lab_and_check_from_an_empty_folder(wheel, tmp_path):
     environment_folder = tmp_path / "venv"
     venv.create(environment_folder, system_site_packages=True, with_pip=False)

@@ -1,4 +1,4 @@
-"""The handbook's perceptron exercise (seed 003, Practical Exercises 01, Exercise 01) and the XOR limit."""
+"""The handbook's perceptron exercise (003, Practical Exercises 01, Exercise 01) and the XOR limit."""
 
 import numpy as np
 import pytest

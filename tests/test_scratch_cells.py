@@ -72,7 +72,7 @@ def test_gru_notes_convention_is_keras_with_z_replaced_by_one_minus_z():
         cells.gru_step(x[:, 0], np.zeros((3, 5)), *weights, convention="pytorch")
 
 
-# (d_x, d_h) sizes for the formula checks; (10, 20) is the inventory's worked example.
+# (d_x, d_h) sizes for the formula checks; (10, 20) is the worked example below.
 SIZES = [(1, 1), (3, 7), (10, 20), (128, 64)]
 
 
@@ -92,7 +92,7 @@ def test_parameter_count_formulas_match_keras(input_dim, units):
 
 
 def test_worked_example_dx10_dh20():
-    """Inventory 001-004, section 3.3: RNN 620, LSTM 2480 (+1860), GRU 1860 classic / 1920 Keras."""
+    """003 Practical Exercises 03, Ex. 2 for d_x = 10, d_h = 20: RNN 620, LSTM 2480 (+1860), GRU 1860 / 1920 Keras."""
     assert cells.rnn_parameter_count(10, 20) == 620
     assert cells.lstm_parameter_count(10, 20) == 2480
     assert cells.gru_parameter_count(10, 20, reset_after=False) == 1860

@@ -7,7 +7,7 @@ import keras
 import numpy as np
 import pytest
 
-from dlcourse import artifacts, training
+from dlcourse import arguments, artifacts, training
 from dlcourse.errors import UserError
 
 
@@ -31,7 +31,7 @@ def test_common_flags_and_smoke(tmp_path):
 
 @pytest.mark.parametrize("argv, message", [
     (["--epochs", "0"], "must be > 0"),
-    (["--batch-size", "ten"], "expected a int"),
+    (["--batch-size", "ten"], "expected an int"),
     (["--strategy", "gpu"], "invalid choice"),
     (["--dataset", "imagenet"], "invalid choice"),
     (["--seed", "-1"], "argument --seed: must be from 0 to 4294967295 (2**32 - 1), got '-1'"),
@@ -138,8 +138,8 @@ def test_missing_dataset_offline_is_one_message_and_writes_nothing(tmp_path, cap
 
 
 def test_fraction_and_rate_flag_types():
-    assert training.fraction("0.25") == 0.25 and training.rate("0") == 0.0
-    for parse, bad in ((training.fraction, "0"), (training.fraction, "1"), (training.rate, "1.5"), (training.rate, "-0.1")):
+    assert arguments.fraction("0.25") == 0.25 and arguments.rate("0") == 0.0
+    for parse, bad in ((arguments.fraction, "0"), (arguments.fraction, "1"), (arguments.rate, "1.5"), (arguments.rate, "-0.1")):
         with pytest.raises(argparse.ArgumentTypeError):
             parse(bad)
 
@@ -165,15 +165,26 @@ def test_outputs_are_readable_by_others(tmp_path):
     assert stat.S_IMODE(path.stat().st_mode) == 0o644  # not mkstemp's private 0600
 
 
-def test_smoke_run_says_its_numbers_are_near_chance(tmp_path, capsys):
-    args = parse(["--smoke", "--out", str(tmp_path), "--strategy", "default"])
+SMOKE_NOTE = ("(smoke run: a seconds-long check that the lab works end to end, not a result; "
+              "`dlcourse run 03 --help` says what to observe in a full run)")
+
+
+@pytest.mark.parametrize("smoke", [True, False])
+def test_smoke_run_says_its_numbers_are_near_chance(tmp_path, capsys, smoke):
+    args = parse(["--smoke"] * smoke + ["--out", str(tmp_path), "--strategy", "default"])
+    capsys.readouterr()
     with training.LabRun("03", args) as run:
-        run.finish(metrics={"accuracy": 0.1})
-    assert "smoke run" in capsys.readouterr().out
+        record = run.finish(metrics={"accuracy": 0.1})
+    header, *printed = capsys.readouterr().out.splitlines()
+    assert header.startswith("lab 03_deep_ffn: ")
+    # the result line, then the note for smoke runs only
+    assert printed == (["lab03 accuracy=0.1000", SMOKE_NOTE] if smoke else ["lab03 accuracy=0.1000"])
+    saved = json.loads((tmp_path / "03_deep_ffn" / "run.json").read_text())
+    assert saved["smoke"] is record["smoke"] is smoke
 
 
 def test_seed_flag_takes_the_whole_numpy_range(tmp_path):
-    assert training.seed("0") == 0 and training.seed(str(2**32 - 1)) == 2**32 - 1
+    assert arguments.seed("0") == 0 and arguments.seed(str(2**32 - 1)) == 2**32 - 1
     args = parse(["--smoke", "--out", str(tmp_path), "--strategy", "default", "--seed", str(2**32 - 1)])
     with training.LabRun("03", args):  # seeds NumPy, Python and TF without complaint
         pass

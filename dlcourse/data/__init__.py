@@ -1,4 +1,4 @@
-"""Datasets for the labs: a registry of canonical files, readers, embedded samples, tf.data.
+"""Datasets for the labs: one spec per dataset, canonical files, readers, embedded samples, tf.data.
 
 ``load(name, split="train", data_dir=None, **options) -> (x, y)`` returns NumPy arrays (images
 uint8 with a channel axis, labels int64) for ``mnist``, ``fashion_mnist``, ``cifar10``, ``imdb``,
@@ -6,17 +6,18 @@ uint8 with a channel axis, labels int64) for ``mnist``, ``fashion_mnist``, ``cif
 ``~/.keras/datasets/``, SHA-256 verified, downloaded if missing unless ``DLCOURSE_OFFLINE=1``)
 and the embedded ``digits``, ``shapes``, ``reviews`` (generated, no download).
 ``pipeline(x, y, batch_size=...)`` makes a shuffled, batched, prefetched ``tf.data.Dataset``;
-``dataset_record(name)`` is what run.json records. See datasets/README.md and DESIGN.md "Data".
+``dataset_record(name)`` is what run.json records. See datasets/README.md and docs/DESIGN.md, "Data".
 """
 
 from dlcourse.data.files import data_root, search_paths
-from dlcourse.data.loading import class_names, dataset_names, dataset_record, load, word_index
+from dlcourse.data.loading import class_names, dataset_record, load, word_index
 from dlcourse.data.pipeline import pipeline
-from dlcourse.data.registry import EMBEDDED, REGISTRY
 from dlcourse.data.reviews import review_texts
+from dlcourse.data.specs import DATASETS, EMBEDDED, REGISTRY, dataset_names
 from dlcourse.data.text import decode_sequence, encode_text
 
 __all__ = [
     "load", "pipeline", "class_names", "dataset_record", "data_root", "search_paths", "EMBEDDED",
-    "REGISTRY", "dataset_names", "word_index", "encode_text", "decode_sequence", "review_texts",
+    "REGISTRY", "DATASETS", "dataset_names", "word_index", "encode_text", "decode_sequence",
+    "review_texts",
 ]

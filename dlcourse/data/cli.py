@@ -9,8 +9,7 @@
   every dataset; refuses when ``DLCOURSE_OFFLINE=1``); the flowers archive is also extracted.
 """
 
-from dlcourse.data import files, loading
-from dlcourse.data.registry import EMBEDDED, REGISTRY
+from dlcourse.data import files, loading, specs
 from dlcourse.errors import UserError
 
 
@@ -43,11 +42,11 @@ def _size(path):
 
 
 def _pin(remote):
-    if remote.sha256:
-        return f"sha256 {remote.sha256[:16]}..."
-    if remote.md5:
-        return f"md5 {remote.md5[:16]}... (Keras's pin; no SHA-256 published)"
-    return "UNPINNED (not verified)"
+    algorithm, _, digest = remote.pinned.partition(":")
+    if not digest:
+        return "UNPINNED (not verified)"
+    note = " (Keras's pin; no SHA-256 published)" if algorithm == "md5" else ""
+    return f"{algorithm} {digest[:16]}...{note}"
 
 
 def _list(args):
@@ -61,32 +60,39 @@ def _list(args):
     for flag in flags:
         print(flag)
     print()
-    for name, dataset in REGISTRY.items():
+    for name in _downloadable():
+        dataset = specs.DATASETS[name]
         print(f"{name}: {dataset.description}")
         for remote in dataset.files:
             path = files.find_file(remote, args.data_dir)
             where = f"{path} ({_size(path)})" if path else f"missing ({remote.url})"
             print(f"  {remote.name:28} {where}\n  {'':28} pinned: {_pin(remote)}")
-    for name in EMBEDDED:
-        print(f"{name}: embedded (generated, no download), classes: "
-              f"{', '.join(loading.class_names(name))}")
+    for name, dataset in specs.DATASETS.items():
+        if dataset.embedded:
+            print(f"{name}: embedded (generated, no download), classes: "
+                  f"{', '.join(dataset.class_names)}")
     return 0
+
+
+def _downloadable():
+    return tuple(name for name, dataset in specs.DATASETS.items() if not dataset.embedded)
 
 
 def _names(name):
     if name in (None, "all"):
-        return tuple(REGISTRY)
-    loading.class_names(name)  # raises UserError for an unknown name
+        return _downloadable()
+    specs.spec(name)  # raises UserError for an unknown name
     return (name,)
 
 
 def _verify(args):
     failures = 0
     for name in _names(args.name):
-        if name in EMBEDDED:
+        dataset = specs.DATASETS[name]
+        if dataset.embedded:
             print(f"{name}: embedded, nothing to verify")
             continue
-        for remote in REGISTRY[name].files:
+        for remote in dataset.files:
             path = files.find_file(remote, args.data_dir)
             if path is None:
                 if args.name:  # asked for this dataset explicitly
@@ -107,15 +113,16 @@ def _verify(args):
 
 def _fetch(args):
     for name in _names(args.name):
-        if name in EMBEDDED:
+        dataset = specs.DATASETS[name]
+        if dataset.embedded:
             print(f"{name}: embedded, nothing to fetch")
             continue
-        for remote in REGISTRY[name].files:
+        for remote in dataset.files:
             try:
                 path, verified = files.locate(remote, args.data_dir, verify=True)
             except UserError as error:
                 raise UserError(f"{name}: {error}") from error
             print(f"{name}/{remote.name}: {path} ({'verified' if verified else 'unverified'})")
-        if name == "flowers":  # extract once now, so labs can use a shared read-only folder
-            print(f"flowers: extracted in {loading.flowers_folder(args.data_dir)[0]}")
+        if dataset.kind == "photos":  # extract once now, so labs can use a shared read-only folder
+            print(f"{name}: extracted in {loading.photos_folder(dataset, args.data_dir)[0]}")
     return 0

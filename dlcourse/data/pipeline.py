@@ -1,6 +1,6 @@
 """``pipeline``: NumPy arrays -> a batched, shuffled, prefetched ``tf.data.Dataset``.
 
-The one place labs turn arrays into a ``tf.data`` input pipeline (DESIGN.md, "Data"): slices,
+The one place labs turn arrays into a ``tf.data`` input pipeline (docs/DESIGN.md, "Data"): slices,
 a seeded shuffle over the whole array (so a seed gives the same batches on every run), an
 optional training-time augmentation applied to ``x`` only, batching and prefetching.
 """

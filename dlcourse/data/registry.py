@@ -1,8 +1,9 @@
-"""The dataset registry: canonical file names, download URLs and pinned hashes.
+"""The canonical dataset files: names, download URLs and pinned hashes.
 
-Each downloadable dataset lists the files that ``keras.datasets`` (or, for the flowers, the
-TensorFlow transfer-learning tutorial) downloads, under their canonical names, with the URL those
-APIs use and the SHA-256 the file must have. Where the hashes come from:
+``<NAME>_FILES`` lists, for each downloadable dataset of :data:`dlcourse.data.specs.DATASETS`,
+the files that ``keras.datasets`` (or, for the flowers, the TensorFlow transfer-learning
+tutorial) downloads, under their canonical names, with the URL those APIs use and the SHA-256
+the file must have. Where the hashes come from:
 
 - ``mnist.npz``, ``imdb.npz``, ``cifar-10-python.tar.gz``: the ``file_hash`` pinned in Keras 3's
   ``keras/src/datasets/{mnist,imdb,cifar10}.py``.
@@ -14,7 +15,8 @@ APIs use and the SHA-256 the file must have. Where the hashes come from:
 - ``flower_photos.tgz``: TensorFlow Datasets' ``url_checksums/tf_flowers.txt``.
 
 The embedded datasets (``digits``, ``shapes``, ``reviews``) need no files; they are generated on
-the fly by :mod:`dlcourse.data.embedded` and :mod:`dlcourse.data.reviews`.
+the fly by :mod:`dlcourse.data.embedded` and :mod:`dlcourse.data.reviews`. The rest of what the
+package knows about each dataset is its entry in :mod:`dlcourse.data.specs`.
 """
 
 import dataclasses
@@ -48,26 +50,16 @@ class RemoteFile:
         return "unpinned"
 
 
-@dataclasses.dataclass(frozen=True)
-class Dataset:
-    """A downloadable dataset: its files, class names and where it comes from."""
+MNIST_FILES = (RemoteFile(
+    "mnist.npz", KERAS_BASE_URL + "mnist.npz",
+    sha256="731c5ac602752760c8e48fbffcf8c3b850d9dc2a2aedcf2cc48468fc17b673d1",
+    size=11490434, keras_names=("mnist.npz",)),)
 
-    name: str
-    files: tuple
-    class_names: tuple
-    description: str
-    homepage: str
-
-
-MNIST_CLASSES = tuple(str(digit) for digit in range(10))
-FASHION_MNIST_CLASSES = ("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt",
-                         "Sneaker", "Bag", "Ankle boot")
-CIFAR10_CLASSES = ("airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse",
-                   "ship", "truck")
-IMDB_CLASSES = ("negative", "positive")
-FLOWERS_CLASSES = ("daisy", "dandelion", "roses", "sunflowers", "tulips")
-
-FASHION_MNIST_FILES = (
+# keras.datasets.fashion_mnist downloads from the tf-keras-datasets root (not a subfolder) and
+# caches under ~/.keras/datasets/fashion-mnist/.
+FASHION_MNIST_FILES = tuple(RemoteFile(name, KERAS_BASE_URL + name, sha256=sha256, size=size,
+                                       keras_names=(f"fashion-mnist/{name}",))
+                            for name, size, sha256 in (
     ("train-labels-idx1-ubyte.gz", 29515,
      "a04f17134ac03560a47e3764e11b92fc97de4d1bfaf8ba1a3aa29af54cc90845"),
     ("train-images-idx3-ubyte.gz", 26421880,
@@ -76,76 +68,32 @@ FASHION_MNIST_FILES = (
      "67da17c76eaffca5446c3361aaab5c3cd6d1c2608764d35dfb1850b086bf8dd5"),
     ("t10k-images-idx3-ubyte.gz", 4422102,
      "346e55b948d973a97e58d2351dde16a484bd415d4595297633bb08f03db6a073"),
+))
+
+# Keras 3 caches the archive as "cifar-10-batches-py-target_archive"; tf.keras 2 as
+# "cifar-10-batches-py.tar.gz".
+CIFAR10_FILES = (RemoteFile(
+    "cifar-10-python.tar.gz", "https://www.cs.toronto.edu/~kriz/cifar-10-python.tar.gz",
+    sha256="6d958be074577803d12ecdefd02955f39262c83c16fe9348329d7fe0b5c001ce",
+    size=170498071,
+    keras_names=("cifar-10-batches-py-target_archive", "cifar-10-batches-py.tar.gz")),)
+
+IMDB_FILES = (
+    RemoteFile(
+        "imdb.npz", KERAS_BASE_URL + "imdb.npz",
+        sha256="69664113be75683a8fe16e3ed0ab59fda8886cb3cd7ada244f7d9544e4676b9f",
+        size=17464789, keras_names=("imdb.npz",)),
+    RemoteFile(
+        "imdb_word_index.json", KERAS_BASE_URL + "imdb_word_index.json",
+        md5="bfafd718b763782e994055a2d397834f", size=1641221,
+        keras_names=("imdb_word_index.json",)),
 )
 
-REGISTRY = {
-    "mnist": Dataset(
-        name="mnist",
-        files=(RemoteFile(
-            "mnist.npz", KERAS_BASE_URL + "mnist.npz",
-            sha256="731c5ac602752760c8e48fbffcf8c3b850d9dc2a2aedcf2cc48468fc17b673d1",
-            size=11490434, keras_names=("mnist.npz",)),),
-        class_names=MNIST_CLASSES,
-        description="MNIST handwritten digits, 60000 train / 10000 test, 28x28x1 uint8",
-        homepage="http://yann.lecun.com/exdb/mnist/"),
-    # keras.datasets.fashion_mnist downloads from the tf-keras-datasets root (not a subfolder) and
-    # caches under ~/.keras/datasets/fashion-mnist/.
-    "fashion_mnist": Dataset(
-        name="fashion_mnist",
-        files=tuple(RemoteFile(name, KERAS_BASE_URL + name, sha256=sha256, size=size,
-                               keras_names=(f"fashion-mnist/{name}",))
-                    for name, size, sha256 in FASHION_MNIST_FILES),
-        class_names=FASHION_MNIST_CLASSES,
-        description="Fashion-MNIST clothing images, 60000 train / 10000 test, 28x28x1 uint8",
-        homepage="https://github.com/zalandoresearch/fashion-mnist"),
-    # Keras 3 caches the archive as "cifar-10-batches-py-target_archive"; tf.keras 2 as
-    # "cifar-10-batches-py.tar.gz".
-    "cifar10": Dataset(
-        name="cifar10",
-        files=(RemoteFile(
-            "cifar-10-python.tar.gz", "https://www.cs.toronto.edu/~kriz/cifar-10-python.tar.gz",
-            sha256="6d958be074577803d12ecdefd02955f39262c83c16fe9348329d7fe0b5c001ce",
-            size=170498071,
-            keras_names=("cifar-10-batches-py-target_archive", "cifar-10-batches-py.tar.gz")),),
-        class_names=CIFAR10_CLASSES,
-        description="CIFAR-10 colour images, 50000 train / 10000 test, 32x32x3 uint8",
-        homepage="https://www.cs.toronto.edu/~kriz/cifar.html"),
-    "imdb": Dataset(
-        name="imdb",
-        files=(
-            RemoteFile(
-                "imdb.npz", KERAS_BASE_URL + "imdb.npz",
-                sha256="69664113be75683a8fe16e3ed0ab59fda8886cb3cd7ada244f7d9544e4676b9f",
-                size=17464789, keras_names=("imdb.npz",)),
-            RemoteFile(
-                "imdb_word_index.json", KERAS_BASE_URL + "imdb_word_index.json",
-                md5="bfafd718b763782e994055a2d397834f", size=1641221,
-                keras_names=("imdb_word_index.json",)),
-        ),
-        class_names=IMDB_CLASSES,
-        description="IMDB movie-review sentiment, 25000 train / 25000 test integer sequences",
-        homepage="https://ai.stanford.edu/~amaas/data/sentiment/"),
-    # The TF tutorial calls get_file("flower_photos", origin=..., untar=True): Keras 3 caches the
-    # archive as "flower_photos_archive", tf.keras 2 as "flower_photos.tar.gz".
-    "flowers": Dataset(
-        name="flowers",
-        files=(RemoteFile(
-            "flower_photos.tgz",
-            "https://storage.googleapis.com/download.tensorflow.org/example_images/"
-            "flower_photos.tgz",
-            sha256="4c54ace7911aaffe13a365c34f650e71dd5bf1be0a58b464e5a7183e3e595d9c",
-            size=228813984,
-            keras_names=("flower_photos_archive", "flower_photos.tar.gz", "flower_photos.tgz")),),
-        class_names=FLOWERS_CLASSES,
-        description="TF flower photos, 3670 JPEGs in 5 classes (deterministic 80/20 split), "
-                    "resized to 224x224x3 uint8",
-        homepage="https://www.tensorflow.org/tutorials/images/transfer_learning"),
-}
-
-# Generated on the fly, no download (see dlcourse/data/embedded.py and reviews.py).
-EMBEDDED = ("digits", "shapes", "reviews")
-
-# (height, width, channels) of the uint8 images ``load`` returns, checked after every load (flowers:
-# the ``image_size`` asked for, x 3; imdb and reviews are sequences).
-IMAGE_SHAPES = {"mnist": (28, 28, 1), "fashion_mnist": (28, 28, 1), "cifar10": (32, 32, 3),
-                "digits": (28, 28, 1), "shapes": (32, 32, 3)}
+# The TF tutorial calls get_file("flower_photos", origin=..., untar=True): Keras 3 caches the
+# archive as "flower_photos_archive", tf.keras 2 as "flower_photos.tar.gz".
+FLOWERS_FILES = (RemoteFile(
+    "flower_photos.tgz",
+    "https://storage.googleapis.com/download.tensorflow.org/example_images/flower_photos.tgz",
+    sha256="4c54ace7911aaffe13a365c34f650e71dd5bf1be0a58b464e5a7183e3e595d9c",
+    size=228813984,
+    keras_names=("flower_photos_archive", "flower_photos.tar.gz", "flower_photos.tgz")),)

@@ -17,7 +17,7 @@ import functools
 
 import numpy as np
 
-from dlcourse.data.text import tokenize
+from dlcourse.data.text import shuffle_orders, tokenize
 
 REVIEWS_CLASSES = ("negative", "positive")
 REVIEWS_SIZES = {"train": 2000, "test": 500}
@@ -93,6 +93,15 @@ def review_texts(split="train"):
     """``(texts, y)``: the raw review strings (a NumPy str array) and their 0/1 labels."""
     texts, labels = _texts(split)
     return np.asarray(texts), labels.copy()
+
+
+def shuffled_texts(split="train", seed=113):
+    """:func:`review_texts` in the order ``load("reviews", split, seed=seed)`` gives the sequences
+    (Keras's IMDB shuffle; ``maxlen`` filtering not applied)."""
+    texts, labels = review_texts(split)
+    order = shuffle_orders(REVIEWS_SIZES["train"], REVIEWS_SIZES["test"], seed=seed)[
+        ("train", "test").index(split)]
+    return texts[order], labels[order]
 
 
 @functools.lru_cache(maxsize=1)

@@ -1,10 +1,11 @@
-"""Image grids of generated samples: a tiling helper, a PNG saver and a fixed-seed per-epoch callback.
+"""Watching generators train: fixed noise, a per-epoch sample-grid callback and the GAN loss plot.
 
 Shared by Unit IV (GAN, conditional GAN) and Unit V (VAE / adversarial-autoencoder decoders): anything
 that maps a latent vector (optionally with a class label) to images can be watched with
 :class:`SampleGridCallback`. Because the noise is drawn once from a fixed seed, the grids of successive
 epochs show the SAME latent points, so a student sees one sample sharpen rather than new random ones.
-All files are written atomically through :mod:`dlcourse.artifacts`.
+The grids are :func:`dlcourse.artifacts.image_grid` with ``tiled=True``, written atomically like every
+other output.
 """
 
 import pathlib
@@ -14,65 +15,7 @@ import numpy as np
 
 from dlcourse import artifacts
 
-__all__ = ["tile_images", "save_image_grid", "fixed_noise", "SampleGridCallback", "plot_gan_losses"]
-
-
-def tile_images(images, *, ncols=8, value_range=(-1.0, 1.0), padding=1, pad_value=0.5):
-    """Tile ``(n, height, width[, channels])`` images into one array in ``[0, 1]``, row-major.
-
-    Args:
-        images: the images; pixel values in ``value_range`` (``(-1, 1)`` for tanh generators,
-            ``(0, 1)`` for sigmoid decoders) are mapped linearly to ``[0, 1]`` and clipped.
-        ncols: images per row; the last row is filled up with blank tiles.
-        value_range: ``(low, high)`` of the input pixels.
-        padding: pixels between tiles.
-        pad_value: grey level of the gaps and blank tiles (mid-grey shows against black and white).
-
-    Returns:
-        ``(rows * (h + p) - p, ncols * (w + p) - p[, channels])`` float array in ``[0, 1]``.
-    """
-    images = np.asarray(images, dtype="float32")
-    if images.ndim == 4 and images.shape[-1] == 1:
-        images = images[..., 0]
-    if images.ndim not in (3, 4) or len(images) == 0:
-        raise ValueError(f"expected a non-empty batch of images (n, h, w[, c]); got shape {images.shape}")
-    low, high = value_range
-    if high <= low:
-        raise ValueError(f"value_range must be (low, high) with low < high; got {value_range}")
-    images = np.clip((images - low) / (high - low), 0.0, 1.0)
-    count, height, width = images.shape[:3]
-    ncols = max(1, min(int(ncols), count))
-    nrows = -(-count // ncols)
-    grid = np.full((nrows * (height + padding) - padding, ncols * (width + padding) - padding,
-                     *images.shape[3:]), pad_value, dtype="float32")
-    for index, image in enumerate(images):
-        row, col = divmod(index, ncols)
-        top, left = row * (height + padding), col * (width + padding)
-        grid[top:top + height, left:left + width] = image
-    return grid
-
-
-def save_image_grid(images, path, *, ncols=8, value_range=(-1.0, 1.0), title=None, row_labels=None):
-    """Save ``images`` as one tiled PNG (one Matplotlib axes, fixed grey scale 0..1); returns the path.
-
-    ``row_labels`` (one per row, e.g. class names) are written on the left.
-    """
-    grid = tile_images(images, ncols=ncols, value_range=value_range)
-    nrows = -(-len(images) // max(1, min(int(ncols), len(images))))
-    height = grid.shape[0] / grid.shape[1] * 5.0
-    figure, axis = artifacts.new_figure(1, 1, width=5.6 if row_labels is not None else 5.0, height=height + 0.5)
-    axis.imshow(grid, cmap="gray", vmin=0.0, vmax=1.0, interpolation="nearest")
-    axis.set_xticks([])
-    if row_labels is not None:
-        tile = (grid.shape[0] + 1) / nrows
-        axis.set_yticks([tile * (row + 0.5) for row in range(len(row_labels))])
-        axis.set_yticklabels([str(label) for label in row_labels])
-        axis.tick_params(length=0)
-    else:
-        axis.set_yticks([])
-    if title:
-        axis.set_title(title)
-    return artifacts.save_figure(figure, path)
+__all__ = ["fixed_noise", "SampleGridCallback", "plot_gan_losses"]
 
 
 def fixed_noise(count, latent_dim, seed=0):
@@ -135,15 +78,15 @@ class SampleGridCallback(keras.callbacks.Callback):
         if (epoch + 1) % self.every and epoch + 1 != last:
             return
         path = self.directory / f"{self.prefix}{epoch + 1:03d}.png"
-        save_image_grid(self.samples(), path, ncols=self.ncols, value_range=self.value_range,
-                        title=f"epoch {epoch + 1}")
+        artifacts.image_grid(self.samples(), path, ncols=self.ncols, value_range=self.value_range, tiled=True,
+                             title=f"epoch {epoch + 1}")
         self.saved.append(path)
 
 
 def plot_gan_losses(history, path, *, title=None):
     """``losses.png``: d_loss and g_loss per epoch on one axes, mean D(x) and D(G(z)) on a second.
 
-    At the notes' Nash equilibrium (003 §4.3) both scores are 1/2 and J_D = ln 4, J_G = ln 2 (dotted).
+    At the notes' Nash equilibrium (003 §4.4.3) both scores are 1/2 and J_D = ln 4, J_G = ln 2 (dotted).
     """
     history = getattr(history, "history", history)
     figure, (loss_axis, score_axis) = artifacts.new_figure(1, 2)

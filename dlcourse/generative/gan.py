@@ -3,28 +3,27 @@
 The notes' formulas (D outputs the probability that its input is real; ``m`` = batch size):
 
 * generator, non-saturating (000 L1777 "J_G", 001 Q5, 002 "L_G"):   ``J_G = -(1/m) sum log D(G(z_i))``
-* generator, minimax (the G term of V in 000 L1915, 003 §4.1):       ``(1/m) sum log(1 - D(G(z_i)))``
+* generator, minimax (the G term of V in 000 L1915, 003 §4.4.1):     ``(1/m) sum log(1 - D(G(z_i)))``
 * discriminator (002 "L_D"; 000 prints none):
   ``J_D = -(1/m) sum [log D(x_i) + log(1 - D(G(z_i)))]``   (binary cross-entropy, real = 1, fake = 0)
 * value function (000, 003): ``V(D, G) = E log D(x) + E log(1 - D(G(z)))``; optimal discriminator
-  (003 §4.2) ``D*(x) = p_data(x) / (p_data(x) + p_g(x))``, and ``V(D*, G) = -log 4 + 2 JSD(p_data || p_g)``.
+  (003 §4.4.2) ``D*(x) = p_data(x) / (p_data(x) + p_g(x))``, and ``V(D*, G) = -log 4 + 2 JSD(p_data || p_g)``.
 
-The documents disagree on the generator loss (inventory 001-004, item 47): 001/002 use the
+The documents disagree on the generator loss (docs/SOURCES.md, errata A40 and B47): 001/002 use the
 non-saturating form, 003 the minimax form, and none says they differ. Both are available
 (``generator_loss="non_saturating"`` (default, what Goodfellow et al. recommend in practice and the
 Keras examples use) or ``"minimax"``, which saturates: its gradient vanishes when D rejects fakes).
 Note J_D SUMS the real and the fake terms; Keras' DCGAN example averages them (half of J_D).
 
-One-sided label smoothing (003 §6.2, "1.0 -> 0.9"): ``real_label=0.9`` changes only the real target;
-``keras.losses.BinaryCrossentropy(label_smoothing=...)`` would also move the fake target off 0.
+One-sided label smoothing (003 §4.6.2, "1.0 -> 0.9"; docs/SOURCES.md, erratum B38): ``real_label=0.9``
+changes only the real target; ``keras.losses.BinaryCrossentropy(label_smoothing=...)`` would also move
+the fake target off 0.
 
 All loss functions return PER-EXAMPLE values ``(batch,)``; the wrappers reduce them over the GLOBAL
 batch (sum / (local batch x replicas)) so training is correct under ``tf.distribute`` (Keras sums
 gradients over replicas). Unit V's adversarial autoencoder reuses these functions and :class:`GAN`'s
 conventions.
 """
-
-import argparse
 
 import keras
 import numpy as np
@@ -51,28 +50,6 @@ GENERATOR_LOSSES = ("non_saturating", "minimax")
 METRIC_NAMES = ("d_loss", "g_loss", "real_score", "fake_score")  # what train_step reports each epoch
 
 
-def add_training_arguments(parser, *, score_samples=2000):
-    """The flags labs 14, 15 (and any GAN lab) share: latent size, Adam rate, loss, label smoothing."""
-    from dlcourse import training
-
-    def real_label(text):
-        value = training.positive_float(text)
-        if value > 1.0:
-            raise argparse.ArgumentTypeError(f"must be in (0, 1] (0.9 = one-sided label smoothing), got {text!r}")
-        return value
-
-    parser.add_argument("--latent-dim", type=training.positive_int, default=100)
-    parser.add_argument("--learning-rate", type=training.positive_float, default=2e-4,
-                        help="Adam learning rate of both networks (DCGAN paper: 2e-4, beta_1 = 0.5)")
-    parser.add_argument("--generator-loss", choices=GENERATOR_LOSSES, default="non_saturating",
-                        help="non_saturating: -log D(G(z)) (notes 001/002); minimax: log(1 - D(G(z))) (003)")
-    parser.add_argument("--real-label", type=real_label, default=1.0,
-                        help="D's target for real images; 0.9 = the handbook's one-sided label smoothing")
-    parser.add_argument("--score-samples", type=training.positive_int, default=score_samples,
-                        help="generated and real test images used for the scores")
-    return parser
-
-
 def _flat(scores):
     return ops.reshape(ops.convert_to_tensor(scores, dtype="float32"), (-1,))
 
@@ -93,7 +70,7 @@ def discriminator_loss(real_scores, fake_scores, *, real_label=1.0, loss_fn=bina
     Args:
         real_scores: ``D(x)``, probabilities for a batch of real images.
         fake_scores: ``D(G(z))`` for a batch of generated images of the same size.
-        real_label: target for real images; 0.9 is one-sided label smoothing (003 §6.2).
+        real_label: target for real images; 0.9 is one-sided label smoothing (003 §4.6.2).
         loss_fn: per-example binary cross-entropy ``(targets, probabilities) -> (batch,)``.
 
     Returns:
@@ -108,7 +85,7 @@ def generator_loss(fake_scores, *, kind="non_saturating", loss_fn=binary_crossen
     Args:
         fake_scores: ``D(G(z))``.
         kind: ``"non_saturating"``: ``-log D(G(z))`` (the notes' J_G, 000/001/002);
-            ``"minimax"``: ``log(1 - D(G(z)))`` (the G term of V(D, G), 003 §4.1).
+            ``"minimax"``: ``log(1 - D(G(z)))`` (the G term of V(D, G), 003 §4.4.1).
         loss_fn: per-example binary cross-entropy.
 
     Returns:
@@ -127,7 +104,7 @@ def value_function(real_scores, fake_scores):
 
 
 def optimal_discriminator(p_data, p_generator):
-    """``D*(x) = p_data(x) / (p_data(x) + p_g(x))`` (003 ch. 4 §4.2) for densities evaluated at the same x."""
+    """``D*(x) = p_data(x) / (p_data(x) + p_g(x))`` (003 §4.4.2) for densities evaluated at the same x."""
     p_data = np.asarray(p_data, dtype="float64")
     p_generator = np.asarray(p_generator, dtype="float64")
     if np.any(p_data < 0) or np.any(p_generator < 0):
@@ -166,7 +143,7 @@ class GAN(keras.Model):
     """A generator and a discriminator trained against each other by ``fit`` (Unit IV, 000 "How does a GAN work?").
 
     Each ``train_step`` takes a batch of real images ``x`` (scaled to the generator's output range,
-    ``[-1, 1]`` for tanh) and draws one noise batch ``z ~ N(0, I)`` of the same size (003 §3.1), then
+    ``[-1, 1]`` for tanh) and draws one noise batch ``z ~ N(0, I)`` of the same size (003 §4.3.1), then
 
     1. updates D on the real batch (target ``real_label``) and the generated batch (target 0), J_D;
     2. updates G through D (D frozen) with ``generator_loss`` (J_G by default).
@@ -206,7 +183,7 @@ class GAN(keras.Model):
             loss_fn: per-example binary cross-entropy ``(targets, probabilities) -> (batch,)``, e.g.
                 :func:`binary_crossentropy` or ``keras.losses.BinaryCrossentropy(reduction=None)``.
             generator_loss: ``"non_saturating"`` (notes' J_G) or ``"minimax"``.
-            real_label: D's target for real images; 0.9 = one-sided label smoothing (003 §6.2).
+            real_label: D's target for real images; 0.9 = one-sided label smoothing (003 §4.6.2).
         """
         if generator_loss not in GENERATOR_LOSSES:
             raise ValueError(f"generator_loss must be one of {GENERATOR_LOSSES}; got {generator_loss!r}")
@@ -302,7 +279,7 @@ class GAN(keras.Model):
 
 
 class ConditionalGAN(GAN):
-    """A conditional GAN (000 "CGAN"; 003 §7.2): the class label is fed to both networks.
+    """A conditional GAN (000 "CGAN"; 003 §4.7.2): the class label is fed to both networks.
 
     ``fit(images, labels)`` with integer labels (or a dict ``{"images", "labels", "noise"}``). The
     generator is ``[z, label] -> image`` and the discriminator ``[image, label] -> P(real)``, as built

@@ -1,6 +1,6 @@
-"""Scoring generated images: a Fréchet distance and an Inception-Score-style score (003 ch. 4 §8.2).
+"""Scoring generated images: a Fréchet distance and an Inception-Score-style score (003 §4.8.2).
 
-The handbook (003 §8.2.1-8.2.2) names the Inception Score (IS) and the Fréchet Inception Distance (FID)
+The handbook (003 §4.8.2.1-§4.8.2.2) names the Inception Score (IS) and the Fréchet Inception Distance (FID)
 but prints no formula. Standard definitions (Salimans et al. 2016; Heusel et al. 2017):
 
 * Fréchet distance between Gaussians fitted to two feature sets,

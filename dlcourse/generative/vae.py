@@ -1,6 +1,6 @@
 """The VAE training wrapper and its losses (Unit V, "Variational AE"; handbook 003, chapter 5).
 
-The loss is the negative ELBO of 003 §2.2, per example:
+The loss is the negative ELBO of 003 §5.2.2, per example:
 
     reconstruction(x, x_hat) + beta * KL(q(z|x) || N(0, I))
 
@@ -10,7 +10,7 @@ squared error) and the closed-form Gaussian KL
     KL = 1/2 * sum_j (sigma_j^2 + mu_j^2 - 1 - log sigma_j^2),
 
 which is NOT printed in any of the notes (003 names the KL term only); ``beta`` is the beta-VAE
-weight 003 §3.3 mentions. Under ``tf.distribute`` each replica divides its per-example losses by
+weight 003 §5.3.3 mentions. Under ``tf.distribute`` each replica divides its per-example losses by
 the GLOBAL batch size (``tf.nn.compute_average_loss``, via ``gan.global_average``), so the summed gradients equal the
 single-device gradient of the batch mean.
 """
@@ -64,7 +64,7 @@ def reconstruction_loss(x, x_hat, kind="binary_crossentropy"):
 
 
 def interpolate(z1, z2, steps=10):
-    """``z_t = (1 - t) z1 + t z2`` for ``steps`` values of t evenly spaced in [0, 1] (003 §3.2).
+    """``z_t = (1 - t) z1 + t z2`` for ``steps`` values of t evenly spaced in [0, 1] (003 §5.3.2).
 
     Returns:
         ``(steps, latent_dim)`` NumPy array; row 0 is ``z1``, the last row ``z2``.

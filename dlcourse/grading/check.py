@@ -15,7 +15,7 @@ import pathlib
 from dlcourse import artifacts, catalog
 from dlcourse.errors import UserError
 from dlcourse.grading import engine, manifest, sandbox, submissions
-from dlcourse.training import positive_float, positive_int
+from dlcourse.arguments import positive_float, positive_int
 
 
 def positive_finite(text):

@@ -8,6 +8,7 @@ its static checks are loaded only in the sandbox worker, and only their results 
 Nothing in ``run.json`` is trusted: its numbers must be numbers (never strings or booleans), a
 metric it claims counts only when the lab's models were loaded and evaluated, and with
 ``require_full`` its ``smoke``/dataset claims are ignored (real held-out data, full thresholds).
+How one value is judged against its check is :mod:`dlcourse.grading.verdicts`.
 """
 
 import dataclasses
@@ -17,43 +18,11 @@ import re
 import stat
 
 from dlcourse import catalog
-from dlcourse.grading import inspect_model, sandbox
+from dlcourse.grading import inspect_model, sandbox, verdicts
 from dlcourse.grading.manifest import load_manifest
+from dlcourse.grading.verdicts import Item, LabVerdict
 
 STRUCTURE = ("loads safely", "input shape", "output shape", "parameter count", "required layers")
-
-
-@dataclasses.dataclass
-class Item:
-    name: str
-    points: float
-    max_points: float
-    message: str = ""
-
-    @property
-    def passed(self):
-        return self.points >= self.max_points - 1e-9
-
-
-@dataclasses.dataclass
-class LabVerdict:
-    lab: str
-    items: list
-    sample_data: bool = False
-    note: str = ""
-
-    @property
-    def points(self):
-        return round(sum(item.points for item in self.items), 2)
-
-    @property
-    def max_points(self):
-        return round(sum(item.max_points for item in self.items), 2)
-
-    def to_dict(self):
-        return {"lab": self.lab, "points": self.points, "max_points": self.max_points,
-                "sample_data": self.sample_data, "note": self.note,
-                "items": [dataclasses.asdict(item) | {"passed": item.passed} for item in self.items]}
 
 
 @dataclasses.dataclass
@@ -61,72 +30,6 @@ class Limits:
     timeout: float = sandbox.DEFAULT_TIMEOUT_SECONDS
     memory_mb: int = sandbox.DEFAULT_MEMORY_MB
     max_model_bytes: int = inspect_model.DEFAULT_MAX_BYTES
-
-
-def _lookup(record, key):
-    """``record["a"]["b"]`` for ``"a.b"``, or for ``["a", "b"]`` when a key itself holds a dot."""
-    for part in (key if isinstance(key, list) else key.split(".")):
-        if not isinstance(record, dict) or part not in record:
-            return None
-        record = record[part]
-    return record
-
-
-def _threshold(check, sample):
-    low = check.get("sample_min" if sample and "sample_min" in check else "min")
-    high = check.get("sample_max" if sample and "sample_max" in check else "max")
-    return low, high
-
-
-def _is_number(value):
-    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
-
-
-def _shown(value, limit=120):
-    text = repr(value) if isinstance(value, str) else str(value)
-    return text if len(text) <= limit else text[:limit] + "..."
-
-
-def _compare(value, check, sample):
-    """(passed, wording) for a numeric value against the check's thresholds or expected value."""
-    if "equals" in check:
-        expected = check["equals"]
-        tolerance = check.get("tolerance", 1e-6)
-        if isinstance(expected, bool):  # a flag: true or false itself, never 0/1 or "true"
-            return value is expected, f"{_shown(value)} (expected {str(expected).lower()})"
-        flat = _flat(value)
-        if flat is None:
-            return False, f"{_shown(value)} is not a number or a list of numbers (expected {expected})"
-        passed = len(flat) == len(_flat(expected)) and all(
-            abs(a - b) <= tolerance for a, b in zip(flat, _flat(expected)))
-        return passed, f"{_shown(value)} (expected {expected})"
-    low, high = _threshold(check, sample)
-    if not _is_number(value):
-        return False, f"{_shown(value)} is not a number"
-    passed = (low is None or value >= low) and (high is None or value <= high)
-    bounds = " and ".join(part for part in (f">= {low}" if low is not None else "",
-                                            f"<= {high}" if high is not None else "") if part)
-    return passed, f"{value:.4g} (needs {bounds}{', sample-data threshold' if sample else ''})"
-
-
-def _flat(value):
-    """``value`` as a list of floats (a number or a flat list of numbers), else None."""
-    values = value if isinstance(value, list) else [value]
-    return [float(v) for v in values] if values and all(_is_number(v) for v in values) else None
-
-
-def _generator_verdict(value, check):
-    problems = []
-    if value["shape"] != check["shape"]:
-        problems.append(f"images have shape {value['shape']}, expected {check['shape']}")
-    low, high = check.get("range", [-math.inf, math.inf])
-    if not value["finite"]:
-        problems.append("some pixels are NaN or infinite")
-    elif value["min"] < low - 1e-3 or value["max"] > high + 1e-3:
-        problems.append(f"pixel range [{value['min']:.3g}, {value['max']:.3g}] is outside [{low}, {high}]")
-    if value["std"] < check.get("min_std", 1e-3):
-        problems.append("every sample is the same constant image")
-    return not problems, "; ".join(problems) or f"shape {value['shape']}, range [{value['min']:.2f}, {value['max']:.2f}]"
 
 
 def _model_items(path, filename, spec, request, limits, sample, inspection):
@@ -175,9 +78,9 @@ def _model_items(path, filename, spec, request, limits, sample, inspection):
             items.append(Item(name, 0, check["points"], f"could not be measured: {measured.get('error')}"))
             continue
         if check["kind"] == "generator_output":
-            passed, wording = _generator_verdict(measured["value"], check)
+            passed, wording = verdicts.generator_verdict(measured["value"], check)
         else:
-            passed, wording = _compare(measured["value"], check, sample)
+            passed, wording = verdicts.compare(measured["value"], check, sample)
         items.append(Item(name, check["points"] if passed else 0, check["points"], wording))
     return items, True
 
@@ -241,14 +144,14 @@ def _run_settings(record, problem):
         return False, False, None, problem
     smoke, dataset = record.get("smoke", False), record.get("dataset", {})
     if not isinstance(smoke, bool):
-        return False, False, None, f"run.json: 'smoke' is {_shown(smoke, 40)}, not true or false"
+        return False, False, None, f"run.json: 'smoke' is {verdicts.shown(smoke, 40)}, not true or false"
     if not isinstance(dataset, dict):
-        return False, False, None, f"run.json: 'dataset' is {_shown(dataset, 40)}, not an object"
+        return False, False, None, f"run.json: 'dataset' is {verdicts.shown(dataset, 40)}, not an object"
     embedded, name = dataset.get("embedded", False), dataset.get("name")
     if not isinstance(embedded, bool):
-        return False, False, None, f"run.json: 'dataset.embedded' is {_shown(embedded, 40)}, not true or false"
+        return False, False, None, f"run.json: 'dataset.embedded' is {verdicts.shown(embedded, 40)}, not true or false"
     if embedded and not (isinstance(name, str) and DATASET_NAME.match(name)):
-        return False, False, None, f"run.json: 'dataset.name' is {_shown(name, 40)}, not a dataset name"
+        return False, False, None, f"run.json: 'dataset.name' is {verdicts.shown(name, 40)}, not a dataset name"
     return smoke, embedded, name, None
 
 
@@ -363,11 +266,11 @@ def _verdict(plan, inspections, data_dir, limits, require_full):
         if problem:
             items.append(Item(name, 0, check["points"], problem))
             continue
-        value = _lookup(value, check["key"])
+        value = verdicts.lookup(value, check["key"])
         if value is None:
             items.append(Item(name, 0, check["points"], f"{check['file']} has no {check['key']}"))
             continue
-        passed, wording = _compare(value, check, sample)
+        passed, wording = verdicts.compare(value, check, sample)
         if passed and check["file"] == "run.json" and unevaluated:
             # a number the run claims about its models counts only when those models were evaluated
             passed, wording = False, f"{wording}; not counted: {', '.join(unevaluated)} did not load, so the claim is unchecked"

@@ -22,7 +22,7 @@ import time
 
 from dlcourse import __version__
 from dlcourse.errors import UserError
-from dlcourse.training import positive_int
+from dlcourse.arguments import positive_int
 from dlcourse.grading import check, engine, report, sandbox, submissions
 
 SIGNAL_EXIT = {signal.SIGINT: 130, signal.SIGTERM: 143}

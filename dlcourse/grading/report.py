@@ -103,10 +103,3 @@ def rebuild(report_dir, records, labs, *, skipped=(), expected=None):
                           "skipped": [{"source": entry.source, "reason": entry.reason} for entry in skipped]},
                          report_dir / "grades.json")
     return rows
-
-
-def write_reports(report_dir, results, labs, gradescope=False, settings=None):
-    """All at once: ``results`` is a list of ``(student, verdicts, refused_reason_or_None)``."""
-    records = [write_student(report_dir, student, student, verdicts, refused, settings=settings, gradescope=gradescope)
-               for student, verdicts, refused in results]
-    return rebuild(report_dir, records, labs)

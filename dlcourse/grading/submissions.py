@@ -75,11 +75,6 @@ def scan_submissions(root, exclude=None):
     return [Submission(student=names[path.name], path=path, source=display_name(path.name)) for path in found], skipped
 
 
-def find_submissions(root):
-    """The submissions under ``root`` (see :func:`scan_submissions`)."""
-    return scan_submissions(root)[0]
-
-
 def display_name(name):
     """A file name as text that can always be written (undecodable bytes become U+FFFD)."""
     return os.fsencode(name).decode("utf-8", "replace")

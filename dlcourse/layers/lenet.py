@@ -1,4 +1,4 @@
-"""LeNet-5's two unusual layers, as the handbook tabulates them (chapter 2, §10.2 "Classic Network: LeNet-5").
+"""LeNet-5's two unusual layers, as the handbook tabulates them (003 §2.10.2 "Classic Network: LeNet-5").
 
 - :class:`Subsampling` (S2, S4): average of each 2x2 window times one trainable coefficient plus one
   trainable bias per map, then tanh: (1 + 1) x maps parameters (12 for S2, 32 for S4). Keras'

@@ -37,9 +37,9 @@ def replica_normal(shape, seed, dtype="float32"):
 class Sampling(keras.layers.Layer):
     """The reparameterisation trick: ``z = mu + exp(0.5 * log_var) * epsilon``, ``epsilon ~ N(0, I)``.
 
-    Unit V, "Variational AE" (handbook 000) and handbook 003, ch. 5 §2.3 ("z = mu + sigma ⊙ epsilon").
-    The encoder predicts ``log sigma^2`` rather than the notes' ``sigma`` (003 §2.1): any real number
-    is a valid log-variance, so no positivity constraint is needed. The noise is drawn from a
+    000 Unit V, "Variational AE" and handbook 003 §5.2.3 ("z = mu + sigma ⊙ epsilon").
+    The encoder predicts ``log sigma^2`` rather than the notes' ``sigma`` (003 §5.2.1; docs/SOURCES.md,
+    erratum B32): any real number is a valid log-variance, so no positivity constraint is needed. The noise is drawn from a
     ``keras.random.SeedGenerator``, so ``Sampling(seed=1)`` gives a reproducible stream of draws;
     under ``tf.distribute`` each replica keeps its rows of one global-batch draw
     (:func:`replica_normal`), so the noise does not depend on the number of replicas.
@@ -77,7 +77,7 @@ class Sampling(keras.layers.Layer):
 class MaskingNoise(keras.layers.Layer):
     """Masking noise for a denoising autoencoder: set a random fraction ``rate`` of inputs to zero.
 
-    Unit V, "Denoising AE" (handbook 000: "Gaussian or masking noise"). Unlike ``Dropout`` the
+    Unit V, "Denoising AE" (notes 000: "Gaussian or masking noise"). Unlike ``Dropout`` the
     surviving values are NOT rescaled by ``1 / (1 - rate)``: the corruption should look like missing
     pixels, not like a brighter image. Like ``GaussianNoise`` it is active only in training, so a
     model ``fit(x, x)`` learns to restore clean targets from corrupted inputs.
@@ -123,7 +123,7 @@ def kl_sparsity(rho, rho_hat):
 class KLSparsityRegularizer(keras.regularizers.Regularizer):
     """Activity regularizer of a sparse autoencoder: ``weight * KL(rho || rho_hat)``.
 
-    Unit V, "Sparse AE" (handbook 000: "L1 or KL-divergence sparsity term"; no equation is printed,
+    Unit V, "Sparse AE" (notes 000: "L1 or KL-divergence sparsity term"; no equation is printed,
     this is the standard one). ``rho_hat_j`` is unit j's mean activation over the batch, so the
     layer's activations must lie in (0, 1) (a sigmoid layer). Use it as
     ``Dense(..., activation="sigmoid", activity_regularizer=KLSparsityRegularizer(0.05, 1e-3))``.

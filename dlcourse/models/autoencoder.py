@@ -1,7 +1,7 @@
 """Autoencoders of Unit V: the notes' dense MNIST autoencoder and its convolutional, denoising and
 sparse variants, plus the notes' rule for choosing the reconstruction loss.
 
-Sources: handbook 000, Unit V ("Training an auto-encoder for data compression and reconstruction",
+Sources: notes 000, Unit V ("Training an auto-encoder for data compression and reconstruction",
 Listing V-A; "Architecture and components", variants 1, 2 and 4); notes 002 ("Hyperparameters of
 auto-encoders": the loss rule); slides 004 (``UpSampling2D(size=(2, 2))``, ``Conv2DTranspose``).
 Only Listing V-A gives layer sizes; the other architectures here are this package's choices.
@@ -192,7 +192,7 @@ def choose_reconstruction_loss(x):
 
     "If the I/P values are in the range [0, 1], then we typically use cross-entropy; otherwise, we
     use MSE." Returns ``"binary_crossentropy"`` when every value of ``x`` lies in [0, 1], else
-    ``"mse"``. The rule is a heuristic (002 note 17): binary cross-entropy also needs a sigmoid
+    ``"mse"``. The rule is a heuristic (docs/SOURCES.md, erratum B17): binary cross-entropy also needs a sigmoid
     output layer, which every autoencoder in this module has.
     """
     values = np.asarray(x)

@@ -4,7 +4,7 @@ Both listings use ``Sequential`` with ``input_shape=`` on the first layer, which
 about; these builders use the functional API with ``keras.Input`` and name every layer, the layers
 and parameter counts being the same.
 
-Where the notes are wrong:
+Where the notes are wrong (docs/SOURCES.md, errata A24, A25):
 - Listing II-A compiles with ``categorical_crossentropy`` (needs one-hot labels, while
   ``keras.datasets`` gives integers) and validates on undefined ``val_images``; train it with
   ``sparse_categorical_crossentropy`` on integer labels.

@@ -1,22 +1,22 @@
 """Builders for Unit IV (generative adversarial networks): DCGAN, vanilla (MLP) GAN and conditional GAN.
 
-Unit IV of the notes ("Types of GANs", handbook 000; handbook 003 ch. 4 §3 and §7.1; slides 004) gives
+Unit IV of the notes ("Types of GANs", notes 000; handbook 003 §4.3 and §4.7.1; slides 004) gives
 no code, layer sizes, latent size or dataset for any GAN, so every number here is the package's
 choice for 28x28x1 MNIST images, taken from the DCGAN paper (Radford et al. 2015) and the TensorFlow /
 keras.io DCGAN examples:
 
-* generator: noise ``z ~ N(0, I)`` (003 §3.1) -> one dense *projection* -> strided transposed
+* generator: noise ``z ~ N(0, I)`` (003 §4.3.1) -> one dense *projection* -> strided transposed
   convolutions with batch normalization and ReLU -> ``tanh`` image in ``[-1, 1]``;
 * discriminator: strided convolutions (no pooling) with LeakyReLU (slope 0.2, DCGAN paper; the notes'
   0.01 is for Unit II's classifiers) and batch normalization (not on the input layer) -> flatten ->
   ONE sigmoid unit.
 
 Convention (used by every loss in :mod:`dlcourse.generative.gan`): discriminators output the
-PROBABILITY ``D(x)`` that ``x`` is real (sigmoid), as the notes define it ("D: X -> [0, 1]", 003 §3.2).
+PROBABILITY ``D(x)`` that ``x`` is real (sigmoid), as the notes define it ("D: X -> [0, 1]", 003 §4.3.2).
 
-Where the notes are loose: "fully connected layers removed" (000 DCGAN) cannot be literal at both
-ends; like the DCGAN paper we keep the generator's projection of ``z`` and the discriminator's single
-output unit, and no dense HIDDEN layers. The "vanilla GAN" of 000 is two MLPs (the original paper
+Where the notes are loose (docs/SOURCES.md, erratum B48): "fully connected layers removed" (000 DCGAN)
+cannot be literal at both ends; like the DCGAN paper we keep the generator's projection of ``z`` and
+the discriminator's single output unit, and no dense HIDDEN layers. The "vanilla GAN" of 000 is two MLPs (the original paper
 used maxout and dropout; here ReLU / LeakyReLU).
 """
 
@@ -76,7 +76,7 @@ def build_dcgan_generator(*, latent_dim=100, image_shape=(28, 28, 1), filters=(2
                           name="dcgan_generator"):
     """The DCGAN generator: noise ``z`` -> image in ``[-1, 1]``.
 
-    Unit IV "Types of GANs: DCGAN" (000), 003 §3.1/§7.1 (transposed convolutions, batch normalization,
+    Unit IV "Types of GANs: DCGAN" (000), 003 §4.3.1/§4.7.1 (transposed convolutions, batch normalization,
     ReLU). Layer sizes follow the TensorFlow DCGAN tutorial (7x7x256 projection, 5x5 kernels), with
     ReLU in the generator as in the DCGAN paper; the notes give no sizes.
 
@@ -101,7 +101,7 @@ def build_dcgan_discriminator(*, image_shape=(28, 28, 1), filters=(64, 128), ker
     """The DCGAN discriminator: image -> probability that it is real.
 
     Unit IV "Types of GANs: DCGAN" (000: strided convolutions instead of max pooling, no fully
-    connected layers), 003 §3.2/§7.1 (convolutions, batch normalization, LeakyReLU, sigmoid).
+    connected layers), 003 §4.3.2/§4.7.1 (convolutions, batch normalization, LeakyReLU, sigmoid).
 
     Args:
         image_shape: input image shape (pixels in ``[-1, 1]``).
@@ -167,7 +167,7 @@ def build_cgan_generator(*, latent_dim=100, num_classes=10, embedding_dim=50, im
                          filters=(256, 128, 64), kernel_size=5, name="cgan_generator"):
     """The conditional GAN generator: ``[z, label] -> image`` of that class.
 
-    Unit IV "Types of GANs: CGAN" (000: the condition y is fed to BOTH networks), 003 §7.2, 004. The
+    Unit IV "Types of GANs: CGAN" (000: the condition y is fed to BOTH networks), 003 §4.7.2, 004. The
     integer label is embedded, concatenated with ``z`` and fed to the DCGAN generator body.
 
     Args:
@@ -224,7 +224,7 @@ def build_gan_feature_classifier(*, image_shape=(28, 28, 1), num_classes=10, fil
                                  name="gan_feature_classifier"):
     """A small MNIST classifier whose features and class probabilities score GAN samples.
 
-    003 ch. 4 §8.2 names the Inception Score and FID, which use the ImageNet Inception-v3 network; that
+    003 §4.8.2 names the Inception Score and FID, which use the ImageNet Inception-v3 network; that
     network knows nothing about 28x28 digits and needs a weights download, so the package scores MNIST
     samples with this classifier instead (scores are NOT comparable with published FID / IS values).
     See :mod:`dlcourse.generative.scores`.

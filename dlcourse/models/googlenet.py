@@ -2,10 +2,10 @@
 
 Source: notes 000, Unit II, "Popular CNN architectures: VGG, Google Net, ResNet" — "GoogLeNet (Inception
 v1) architecture", the four paths of the inception module, "(b) Inception module with dimension
-reductions", and global average pooling before the softmax; handbook 003, Chapter 2 §9.3 (GoogLeNet,
+reductions", and global average pooling before the softmax; handbook 003 §2.9.3 (GoogLeNet,
 2014, ~6.8M parameters). The notes give no filter counts: they come from table 1 of the paper.
 
-Where the notes are wrong (inventory 000, error 19):
+Where the notes are wrong (docs/SOURCES.md, erratum A19):
 - The pooling path is 3x3 max pooling with stride 1 and 'same' padding (so it keeps the spatial size
   and can be concatenated), followed by a 1x1 projection; not "the maximum value in each 2x2 window".
 - There is no 1x1 convolution after the concatenation ("a 1x1 convolution is applied to the result")
@@ -128,7 +128,7 @@ def build_googlenet(*, input_shape=(224, 224, 3), num_classes=1000, modules=GOOG
     """GoogLeNet (Inception v1), table 1 of the paper: stem, nine inception modules, GAP, softmax.
 
     Notes 000, Unit II, "GoogLeNet (Inception v1) architecture" and "Global Average Pooling"; handbook
-    003 Ch. 2 §9.3. Stem: 7x7/2 conv 64, 3x3/2 max pool, 1x1 conv 64, 3x3 conv 192, 3x3/2 max pool;
+    003 §2.9.3. Stem: 7x7/2 conv 64, 3x3/2 max pool, 1x1 conv 64, 3x3 conv 192, 3x3/2 max pool;
     modules 3a 3b, pool, 4a-4e, pool, 5a 5b; global average pooling (the notes: "replacing fully
     connected layers with global average pooling improved the top-1 accuracy by about 0.6%"), 40%
     dropout, FC softmax. The paper's local response normalization is omitted (Keras has no LRN layer;

@@ -1,10 +1,10 @@
-"""LeNet-5 as the handbook tabulates it (chapter 2, §10.2 "Classic Network: LeNet-5").
+"""LeNet-5 as the handbook tabulates it (003 §2.10.2 "Classic Network: LeNet-5").
 
 The handbook's table (:data:`LENET5_TABLE`) gives every layer's output size and parameter count:
 C1 156, S2 12, C3 1,516, S4 32, C5 48,120, F6 10,164, in all 60,000 ("~60K" in its pretrained-model
 table), plus an output layer it does not count (84 -> 10 softmax: 850), so 60,850 in all.
 
-Where the handbook is loose or wrong:
+Where the handbook is loose or wrong (docs/SOURCES.md, errata B21, B22):
 - S2/S4 have trainable parameters (LeCun's subsampling), which Keras' ``AveragePooling2D`` lacks,
   and C3 is partially connected (Table I), which a ``Conv2D`` is not: see ``dlcourse.layers.lenet``.
   ``build_lenet5(faithful=False)`` is the common Keras variant (full C3, plain average pooling,
@@ -44,7 +44,7 @@ def build_lenet5(*, input_shape=(32, 32, 1), num_classes=10, activation="tanh", 
                  name="lenet5"):
     """LeNet-5: C1 conv 6@5x5 -> S2 -> C3 16@5x5 -> S4 -> C5 120@5x5 -> F6 84 -> softmax output.
 
-    Handbook chapter 2, §10.2 (layer tables C1..F6, Table I for C3). With ``faithful=True`` (default)
+    Handbook 003 §2.10.2 (layer tables C1..F6, Table I for C3). With ``faithful=True`` (default)
     S2/S4 are trainable :class:`~dlcourse.layers.Subsampling` layers and C3 a
     :class:`~dlcourse.layers.PartialConv2D` with the handbook's connection table, so each layer has
     the handbook's parameter count and the model 60,850 (60,000 + the 850-weight output layer).

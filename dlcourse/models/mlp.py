@@ -1,6 +1,6 @@
 """Multi-layer perceptrons of Unit I: the 2-2-1 XOR/XNOR network and the deep feed-forward net.
 
-Sources: B.Tech notes (seed 000), Unit I, "Non-linear Classification Example using Neural Networks:
+Sources: the B.Tech notes (000), Unit I, "Non-linear Classification Example using Neural Networks:
 XOR/XNOR" (input 2 neurons, hidden 2 neurons with a non-linear activation, output 1 neuron) and
 "Deep Feed Forward Networks" ("deep" = three or more hidden layers; ``h^(l) = f(W h^(l-1) + b)``).
 """
@@ -21,7 +21,7 @@ def build_xor_mlp(*, hidden_units=2, activation="swish", name="xor_mlp"):
     2 hidden units about half of all random Glorot starts of those end in a local minimum (outputs
     like (0, 2/3, 2/3, 2/3), or two points stuck at 0.5) (measured, 200 starts of 300 full-batch
     Adam(0.1) steps on XOR and XNOR: tanh 96, sigmoid 93, ReLU 26 solved). The default is Swish,
-    ``x * sigmoid(x)`` (handbook seed 003 §1.4.2 activation table), whose dip below zero lets a
+    ``x * sigmoid(x)`` (the handbook's activation table, 003 §1.4.2), whose dip below zero lets a
     2-unit layer escape them: 400/400 runs solve both tables in 200 full-batch Adam(0.1) steps.
     ``activation="tanh"`` is the notes' variant. The notes do not name the output activation; a
     sigmoid gives the probability of output 1 (binary cross-entropy).

@@ -4,7 +4,7 @@ The notes (Unit III, "Variants of RNNs", "Bidirectional LSTMs", "Bidirectional R
 chapter 3) print no code, no dataset and no sizes, so the sizes here are the package's choice and
 follow the keras.io "Bidirectional LSTM on IMDB" example (20,000-word vocabulary, 200 tokens,
 128-dimensional embedding, 64 units). Two more builders serve lab 13: an RNN that reads a series and
-the handbook's sliding-window MLP (chapter 3, section 3.3) it is compared with.
+the handbook's sliding-window MLP (003 §3.3.3) it is compared with.
 """
 
 import keras

@@ -2,10 +2,10 @@
 
 Source: notes 000, Unit II, "Popular CNN architectures: VGG, Google Net, ResNet" — "ResNet", "Need for
 ResNet" (the 20- vs 56-layer degradation plot), "Residual Block" (skip connection; zero-padding or 1x1
-projection when dimensions differ) and "How ResNet helps" (plain-18/34 vs ResNet-18/34); handbook 003,
-Chapter 2 §9.3-9.4 (ResNet-50, 2015, ~25M parameters; F(x) = H(x) - x).
+projection when dimensions differ) and "How ResNet helps" (plain-18/34 vs ResNet-18/34); handbook 003
+§2.9.3-§2.9.4 (ResNet-50, 2015, ~25M parameters; F(x) = H(x) - x).
 
-Where the notes are wrong or loose (inventory 000, error 20):
+Where the notes are wrong or loose (docs/SOURCES.md, erratum A20):
 - ``H(x) = f(wx + b)`` "or H(x) = f(x)" and then ``H(x) = f(x) + x`` use ``f`` first for the activation
   and then for the residual mapping F(x). The block of the paper is y = ReLU(F(x) + x): ReLU comes
   *after* the addition, as built here.
@@ -126,7 +126,7 @@ def build_resnet(*, depth=50, input_shape=(224, 224, 3), num_classes=1000, filte
                  residual=True, use_bias=True, name="resnet"):
     """ResNet-18/34/50/101/152 for ImageNet-sized images (table 1 of the paper).
 
-    Notes 000, Unit II, "ResNet" and "How ResNet helps"; handbook 003 Ch. 2 §9.3 ("ResNet-50, ~25M").
+    Notes 000, Unit II, "ResNet" and "How ResNet helps"; handbook 003 §2.9.3 ("ResNet-50, ~25M").
     Stem 7x7/2 conv 64 + BN + ReLU, 3x3/2 max pool; four stages of residual blocks with 64, 128, 256,
     512 filters (stride 2 at the start of stages 3-5, projection shortcuts where the shape changes);
     global average pooling; FC softmax. At ``depth=50`` it is ``keras.applications.ResNet50`` layer for

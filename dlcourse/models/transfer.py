@@ -1,8 +1,8 @@
 """Transfer learning: a frozen ImageNet base with a new classification head, then fine-tuning.
 
-Unit II, chapter 2, "9. Transfer Learning" (9.1 feature extraction, 9.2 fine-tuning) and
-"9.5 Transfer Learning Implementation in Keras" of the handbook. Where the listing is wrong
-(inventory 003 item 19) this module does what it should have done:
+Handbook 003 §2.9 "Transfer Learning" (§2.9.1 feature extraction, §2.9.2 fine-tuning) and
+§2.9.5 "Transfer Learning Implementation in Keras". Where the listing is wrong
+(docs/SOURCES.md, erratum B19) this module does what it should have done:
 
 - it never preprocesses the images, although ImageNet weights expect ResNet50's "caffe" input
   (RGB -> BGR, minus the ImageNet channel means). Here that preprocessing is *inside* the model,

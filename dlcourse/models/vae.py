@@ -27,7 +27,7 @@ def build_vae_encoder(*, input_shape=(28, 28, 1), latent_dim=2, filters=(32, 64)
     3x3 stride-2 ``Conv2D`` per entry of ``filters`` (relu) -> ``Flatten`` -> ``Dense(dense_units,
     relu)`` -> two linear heads ``z_mean`` and ``z_log_var`` -> :class:`Sampling` (``z = mu +
     exp(0.5 log sigma^2) * epsilon``). 69,076 parameters by default. The notes' encoder outputs the
-    standard deviation sigma (003 §2.1); predicting ``log sigma^2`` is the usual, unconstrained choice.
+    standard deviation sigma (003 §5.2.1); predicting ``log sigma^2`` is the usual, unconstrained choice.
 
     Returns:
         ``keras.Model`` ``(batch, *input_shape) -> [(batch, latent_dim)] * 3``: z_mean, z_log_var, z.
@@ -53,7 +53,7 @@ def build_vae_decoder(*, latent_dim=2, output_shape=(28, 28, 1), filters=(64, 32
 
     ``Dense(H/4 * W/4 * filters[0], relu)`` -> ``Reshape`` -> 3x3 stride-2 ``Conv2DTranspose`` per
     entry of ``filters`` (relu) -> 3x3 ``Conv2DTranspose`` to the output channels (sigmoid).
-    65,089 parameters by default. Decoding z ~ N(0, I) generates new images (003 §3.2).
+    65,089 parameters by default. Decoding z ~ N(0, I) generates new images (003 §5.3.2).
 
     Returns:
         ``keras.Model`` ``(batch, latent_dim) -> (batch, *output_shape)``.

@@ -2,9 +2,9 @@
 
 Source: notes 000, Unit II, "Popular CNN architectures: VGG, Google Net, ResNet" — "What is VGG-Net?",
 "VGG-16", "VGG-Net Architecture", "Understanding VGG-16" and the table "VGG 16 Architecture"; handbook
-003, Chapter 2 §9.3 (pretrained CNN table: VGG-16, 2014, ~138M parameters).
+003 §2.9.3 (pretrained CNN table: VGG-16, 2014, ~138M parameters).
 
-Where the notes are wrong (inventory 000, errors 13-18):
+Where the notes are wrong (docs/SOURCES.md, errata A13-A18):
 - "VGG-16 or VGG-19 having 16 or 19 convolutional layers": they have 16/19 *weight* layers, 13 (16)
   convolutions plus 3 fully connected layers, as the notes say a paragraph later.
 - "11 convolution filters" means 1x1 filters, and those belong to VGG configuration C, not VGG-16 (D).

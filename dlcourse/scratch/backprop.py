@@ -1,6 +1,6 @@
 """Backpropagation from scratch: a dense network's forward and backward pass in NumPy.
 
-Source: B.Tech notes (seed 000), Unit I, "Deep Feed Forward Networks" (the layer recurrence
+Source: the B.Tech notes (000), Unit I, "Deep Feed Forward Networks" (the layer recurrence
 ``h^(l) = f^(l)(W^(l) h^(l-1) + b^(l))``, ``h^(0) = x``) and "Back-Propagation" (forward pass ->
 loss (MSE for regression, cross-entropy for classification) -> backward pass with the chain rule
 -> gradient-descent update). The notes give the four steps but no gradient formulas; the ones used

@@ -1,7 +1,7 @@
 """LSTM and GRU cells in NumPy that reproduce Keras' layers given the same weights, and the
 parameter-count formulas of Unit III.
 
-LSTM (handbook chapter 3, section 9.2; Unit III prints no LSTM equations, see its error list):
+LSTM (handbook 003 §3.9.2; 000 Unit III prints no LSTM equations: docs/SOURCES.md, erratum A33):
     f_t = σ(W_f [h_{t-1}, x_t] + b_f)      i_t = σ(W_i [h_{t-1}, x_t] + b_i)
     C̃_t = tanh(W_C [h_{t-1}, x_t] + b_C)   o_t = σ(W_o [h_{t-1}, x_t] + b_o)
     C_t = f_t ⊙ C_{t-1} + i_t ⊙ C̃_t        h_t = o_t ⊙ tanh(C_t)
@@ -9,7 +9,7 @@ The gates are continuous values in (0, 1), not the binary keep/forget of the Q&A
 ``W [h, x]`` as two matrices, ``x @ kernel + h @ recurrent_kernel``, with the four gates
 side by side in the order **i, f, c, o** (``kernel`` is ``(d_x, 4 d_h)``).
 
-GRU (Unit III, "Gated Recurrent Units"; the notes print only the candidate and the update):
+GRU (000 Unit III, "Gated Recurrent Units", L1598-L1606, only the candidate and update; erratum A34):
     z_t = σ(W_z [h_{t-1}, x_t])   r_t = σ(W_r [h_{t-1}, x_t])   (not printed; Cho et al. 2014)
     h'_t = tanh(W_h [r_t ⊙ h_{t-1}, x_t])
     h_t = (1 − z_t) ⊙ h_{t-1} + z_t ⊙ h'_t          (the notes)
@@ -110,7 +110,7 @@ def keras_gru_to_notes(kernel, recurrent_kernel, bias):
     return kernel, recurrent_kernel, bias
 
 
-# Parameter counts (handbook chapter 3, section 9.4 "approximately 4x"; 10.3 "approximately 25% fewer";
+# Parameter counts (003 §3.9.4 "approximately 4x"; §3.10.3 "approximately 25% fewer"; erratum B29;
 # Practical Exercises 03, Ex. 2: how many more parameters does an LSTM have than an RNN?).
 
 def rnn_parameter_count(input_dim, units):

@@ -1,24 +1,22 @@
 """The handbook's optimizer update rules in NumPy, next to what Keras actually does.
 
-Source: Master's handbook (seed 003), Chapter 01 §4.4 "Optimizers" (inventory 001-004 §3.7):
+Source: the Master's handbook, 003 §1.4.4 "Optimizers":
 - SGD: ``theta <- theta - eta grad``.
 - Momentum: ``v <- beta v - eta grad``; the step ``theta <- theta + v`` is not written in the notes.
 - Adam: ``m <- b1 m + (1 - b1) g``; ``v <- b2 v + (1 - b2) g^2``; ``theta <- theta - eta m / (sqrt(v) + eps)``
   with b1 = 0.9, b2 = 0.999, eps = 1e-8.
 - RMSprop: listed only (eta, rho); the standard rule is used here.
-The B.Tech notes (seed 000, Unit I, "Stochastic Gradient-Based Learning") name SGD, momentum and
+The B.Tech notes (000, Unit I, "Stochastic Gradient-Based Learning") name SGD, momentum and
 Adam but give no equations.
 
-Where the notes are wrong: their Adam has **no bias correction**. Starting from m = v = 0 the
-first step with g = 1 and eta = 1e-3 moves theta by eta * 0.1 / sqrt(0.001) = 3.162e-3, not the
-intended ~eta = 1e-3 that Kingma & Ba's bias-corrected Adam (and ``keras.optimizers.Adam``) takes.
-:func:`adam_step` does both: ``bias_correction=False`` is the notes' formula. Keras' Adam
-default epsilon is 1e-7 (the notes say 1e-8).
+Where the notes are wrong (docs/SOURCES.md, erratum B20): their Adam has **no bias correction**.
+Starting from m = v = 0 the first step with g = 1 and eta = 1e-3 moves theta by
+eta * 0.1 / sqrt(0.001) = 3.162e-3, not the intended ~eta = 1e-3 that Kingma & Ba's bias-corrected
+Adam (and ``keras.optimizers.Adam``) takes. :func:`adam_step` does both: ``bias_correction=False``
+is the notes' formula. Keras' Adam default epsilon is 1e-7 (the notes say 1e-8).
 """
 
 import numpy as np
-
-ADAM_DEFAULTS = {"learning_rate": 1e-3, "beta_1": 0.9, "beta_2": 0.999, "epsilon": 1e-8}
 
 
 def sgd_step(theta, grad, *, learning_rate=0.01):
@@ -51,7 +49,7 @@ def rmsprop_step(theta, grad, mean_square, *, learning_rate=1e-3, rho=0.9, epsil
 
 def adam_step(theta, grad, m, v, t, *, learning_rate=1e-3, beta_1=0.9, beta_2=0.999, epsilon=1e-8,
               bias_correction=True):
-    """One Adam step; ``bias_correction=False`` is the handbook's formula (seed 003 §1.4.4).
+    """One Adam step; ``bias_correction=False`` is the handbook's formula (003 §1.4.4).
 
     Args:
         theta, grad: parameter and its gradient (same shape).

@@ -1,13 +1,13 @@
 """Rosenblatt's perceptron in NumPy: the handbook's Exercise 01, and why one perceptron cannot do XOR.
 
 Sources in the notes:
-- Master's handbook (seed 003), "Practical Exercises 01", Exercise 01: one neuron with inputs e1, e2,
+- Master's handbook (003), "Practical Exercises 01", Exercise 01: one neuron with inputs e1, e2,
   activation ``signe(x) = 1 if x > 0, -1 otherwise``, the bipolar AND table, initial w1 = -0.2,
   w2 = 0.1, b = -0.2 and learning rate 0.1.
-- B.Tech notes (seed 000), Unit I, "Non-linear Classification Example using Neural Networks: XOR/XNOR":
+- B.Tech notes (000), Unit I, "Non-linear Classification Example using Neural Networks: XOR/XNOR":
   ``y = f(w1 x1 + w2 x2 + b)``; XOR cannot be solved by a single-layer perceptron.
 
-Where the notes are silent or ambiguous (inventory 001-004, error 33) this module fixes:
+Where the notes are silent or ambiguous (docs/SOURCES.md, erratum B33) this module fixes:
 - the learning rule: ``w += eta (d - y) e`` and ``b += eta (d - y)`` (Rosenblatt / Widrow), with
   ``net = w . e + b`` (b is a bias added to the sum, not a threshold subtracted from it);
 - the examples are presented in table order, one at a time;
@@ -28,7 +28,7 @@ BIPOLAR_AND_TARGETS = np.array([1.0, -1.0, -1.0, -1.0])
 BIPOLAR_XOR_INPUTS = BIPOLAR_AND_INPUTS
 BIPOLAR_XOR_TARGETS = np.array([-1.0, 1.0, -1.0, 1.0])
 
-# The 0/1 truth tables of Unit I (seed 000). The notes name XNOR only in a heading; XNOR = NOT XOR.
+# The 0/1 truth tables of Unit I (000; erratum A2). The notes name XNOR only in a heading; XNOR = NOT XOR.
 LOGIC_INPUTS = np.array([[0.0, 0.0], [0.0, 1.0], [1.0, 0.0], [1.0, 1.0]])
 LOGIC_TARGETS = {
     "and": np.array([0.0, 0.0, 0.0, 1.0]),
@@ -127,7 +127,7 @@ def train_perceptron(inputs=BIPOLAR_AND_INPUTS, targets=BIPOLAR_AND_TARGETS, *,
     """Train one sign-activated perceptron with the rule ``w += eta (d - y) e``, ``b += eta (d - y)``.
 
     Examples are presented in the given order; training stops after the first epoch with no error
-    or after ``max_epochs``. Defaults are the handbook's Exercise 01 (seed 003, Practical
+    or after ``max_epochs``. Defaults are the handbook's Exercise 01 (003, Practical
     Exercises 01).
 
     Args:

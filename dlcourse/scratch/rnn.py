@@ -2,14 +2,14 @@
 
 Unit III, "How RNN works?" (``a_t = g1(W_aa a_{t-1} + W_ax x_t + b_a)``, ``y_t = g2(W_ya a_t + b_y)``),
 "Back propagation through time" (unfold, one layer per step, shared weights, ``L = Σ_t L_t``,
-truncated BPTT) and handbook chapter 3, section 5.5 (``∂L/∂h_t = ∂L/∂y_t · ∂y_t/∂h_t +
+truncated BPTT) and handbook 003 §3.5.5 (``∂L/∂h_t = ∂L/∂y_t · ∂y_t/∂h_t +
 ∂L/∂h_{t+1} · ∂h_{t+1}/∂h_t``). Written in the handbook's names: ``h_t = tanh(W_xh x_t + W_hh h_{t-1}
 + b_h)``, ``y_t = W_hy h_t + b_y`` (linear output, squared-error loss).
 
-Where the notes are loose: their BPTT example updates the weights after every time step (an online,
-RTRL-like scheme); true BPTT, implemented here, unrolls the sequence, sums the losses and computes
-one gradient. Their vanishing-gradient formula is schematic; :func:`loss_and_gradients` returns
-the exact ∂L/∂h_t for every t, which is what lab 13 plots.
+Where the notes are loose (docs/SOURCES.md, errata A29, A30): their BPTT example updates the weights
+after every time step (an online, RTRL-like scheme); true BPTT, implemented here, unrolls the
+sequence, sums the losses and computes one gradient. Their vanishing-gradient formula is schematic;
+:func:`loss_and_gradients` returns the exact ∂L/∂h_t for every t, which is what lab 13 plots.
 
 Arrays are batch-first like Keras: ``x`` is ``(batch, T, d_x)``, hidden states ``(batch, d_h)``.
 Matrices keep the notes' orientation (``W_xh`` is ``(d_h, d_x)``, so ``W_xh x_t`` is ``x @ W_xh.T``);
@@ -61,14 +61,6 @@ class RNNParameters:
         """``([kernel, recurrent_kernel, bias], [dense_kernel, dense_bias])`` for
         ``SimpleRNN.set_weights`` and ``Dense.set_weights``."""
         return [self.W_xh.T, self.W_hh.T, self.b_h], [self.W_hy.T, self.b_y]
-
-    @classmethod
-    def from_keras(cls, rnn_weights, dense_weights):
-        """The inverse of :meth:`to_keras`."""
-        kernel, recurrent_kernel, bias = rnn_weights
-        dense_kernel, dense_bias = dense_weights
-        return cls(np.array(kernel).T, np.array(recurrent_kernel).T, np.array(bias),
-                   np.array(dense_kernel).T, np.array(dense_bias))
 
     def as_dict(self):
         return {name: getattr(self, name) for name in self.NAMES}
