@@ -63,6 +63,12 @@ def lab_parser(number, *, epochs, batch_size, learning_rate=None, validation_spl
                              "else ./saved_models of the working directory)" % lab.name)
     common.add_argument("--seed", type=seed, default=DEFAULT_SEED, help="random seed (default %(default)s)")
     common.add_argument("--deterministic", action="store_true", help="also enable TF op determinism (slower)")
+    common.add_argument("--no-speedups", action="store_true",
+                        help="train as a plain model.fit would (one step per call), for comparison; "
+                             "README \"Performance\" has the measured defaults")
+    common.add_argument("--mixed-precision", action="store_true",
+                        help="mixed precision on a GPU or TPU (float16 on T4/V100, bfloat16 on A100 and "
+                             "later and TPUs; no effect on a CPU); off by default, as it changes the arithmetic")
     common.add_argument("--strategy", choices=runtime.STRATEGIES, default="auto",
                         help="tf.distribute strategy (default auto)")
     common.add_argument("--dataset", choices=choices, default=choices[0],
@@ -146,6 +152,10 @@ class LabRun:
         runtime.configure_cpu_devices()  # --devices N / $DLCOURSE_CPU_DEVICES, before TF starts
         runtime.set_seed(self.args.seed, deterministic=getattr(self.args, "deterministic", False))
         self.strategy = runtime.get_strategy(getattr(self.args, "strategy", "auto"))
+        if getattr(self.args, "mixed_precision", False):
+            from dlcourse import performance
+
+            self.record["mixed_precision"] = performance.set_mixed_precision(self.strategy, self.lab.number)
         chief_dir = self.out_dir
         if not runtime.is_chief(self.strategy):
             # TF's multi-worker pattern: only the chief writes the lab folder; the others write the
@@ -183,6 +193,10 @@ class LabRun:
 
     def __exit__(self, exc_type, exc, traceback):
         self._signals.close()
+        if getattr(self.args, "mixed_precision", False):
+            import keras
+
+            keras.config.set_dtype_policy("float32")  # the next run in this process starts from float32
         if self._worker_dir is not None:
             shutil.rmtree(self._worker_dir, ignore_errors=True)
         if exc_type is not None and issubclass(exc_type, KeyboardInterrupt):
@@ -298,6 +312,8 @@ class LabRun:
         checkpoint = self.checkpoint if self.checkpoint is not None and self.checkpoint.enabled else None
         if samples_per_epoch is None:
             samples_per_epoch = samples_in(x, fit_kwargs)
+        if not custom_loop:  # dlcourse.distributed's loop runs one step per call
+            self._speed_up(model, history_name, training_steps(x, fit_kwargs, samples_per_epoch))
         finished = checkpoint.finished(history_name) if checkpoint else None
         if runtime.is_multi_worker(self.strategy):
             self._agree_with_chief(history_name, finished, checkpoint)
@@ -369,6 +385,17 @@ class LabRun:
             with artifacts.atomic_path(history_path) as temporary:
                 shutil.copyfile(csv_path, temporary)
         return self._record_fit(history, history_name, curves_name, seconds, epochs_run * (samples_per_epoch or 0))
+
+    def _speed_up(self, model, history_name, steps):
+        """Apply :mod:`dlcourse.performance`'s settings for this fit (``steps``: its training steps, if
+        known); record them in run.json."""
+        from dlcourse import performance
+
+        per_batch = bool(getattr(self.args, "checkpoint_every", None) or getattr(self.args, "profile_batches", None))
+        chosen = performance.settings(model, self.strategy, enabled=not getattr(self.args, "no_speedups", False),
+                                      per_batch_callbacks=per_batch, steps=steps)
+        performance.apply(model, chosen)
+        self.record.setdefault("performance", {})[history_name] = chosen
 
     def _agree_with_chief(self, history_name, finished, checkpoint):
         """Every worker must start a fit where the chief does (else the collectives would hang)."""
@@ -527,6 +554,17 @@ def samples_in(x, fit_kwargs):
     except TypeError:
         return 0
     return int(count * (1.0 - fit_kwargs.get("validation_split", 0.0)))
+
+
+def training_steps(x, fit_kwargs, samples_per_epoch):
+    """The training steps a ``fit`` will run over all its epochs, or None when they cannot be known."""
+    steps = fit_kwargs.get("steps_per_epoch")
+    if steps is None and hasattr(x, "element_spec"):
+        cardinality = int(x.cardinality())
+        steps = cardinality if cardinality >= 0 else None
+    elif steps is None and samples_per_epoch:
+        steps = -(-samples_per_epoch // (fit_kwargs.get("batch_size") or 32))  # Keras's default batch: 32
+    return steps * fit_kwargs.get("epochs", 1) if steps else None
 
 
 def _plain(value):

@@ -1,0 +1,166 @@
+"""How a lab run trains fast without changing what it learns: steps per call, XLA, mixed precision.
+
+``LabRun.fit`` applies :func:`settings` to every model it trains and records them in run.json
+(``"performance"``, one entry per history file); ``--no-speedups`` trains as a plain ``model.fit``
+would, for comparison. None of the defaults changes the algorithm: the notes' batch size and
+learning rate stay, each epoch sees every training example once in a fresh random order.
+
+What was measured (lab 06's CNN and lab 16's dense autoencoder on 2 CPU cores, README "Performance",
+``benchmarks/training_benchmark.py``), and kept only where it won:
+
+- **Steps per execution** (kept): 16 training steps per call into the compiled graph, so Python and
+  the runner's per-batch callbacks (the NaN check) run once per 16 batches. Callbacks that must see
+  every batch (``--checkpoint-every``, ``--profile-batches``) keep one step per call.
+- **XLA** (``jit_compile``): Keras leaves it off on CPU-only machines. Measured on 2 cores, it wins for
+  models of dense layers only (lab 16's autoencoder, about +15%) and loses for convolutions (lab 06's
+  CNN, about -15%), so on a CPU it is switched on for dense-only models trained on one device.
+- **tf.data instead of NumPy arrays into fit**, **oneDNN off**, **thread settings**: no difference
+  beyond the machine's noise, so not applied (Keras 3 already serves arrays through ``tf.data``).
+- **Mixed precision** (``--mixed-precision``, off by default: it changes the arithmetic): on GPUs
+  the policy :func:`mixed_precision_policy` picks; float32 on CPUs.
+"""
+
+STEPS_PER_EXECUTION = 16
+
+
+EAGER_STEPS = 32  # a fit of at most this many steps runs faster eagerly than traced (smoke runs)
+RECURRENT_LAYERS = ("SimpleRNN", "LSTM", "GRU", "RNN", "Bidirectional")
+
+
+def settings(model, strategy, *, enabled=True, per_batch_callbacks=False, steps=None):
+    """The speed settings for training ``model`` under ``strategy``: a dict recorded in run.json.
+
+    ``per_batch_callbacks`` (``--checkpoint-every``, ``--profile-batches``) keeps one step per call,
+    so those callbacks see every batch. A fit of at most :data:`EAGER_STEPS` training ``steps`` (a
+    smoke run) on one device runs eagerly, as tracing and compiling a graph would cost more than the
+    steps themselves, unless the model is recurrent (a Python loop over time steps is slower still).
+    """
+    device = device_kind(strategy)
+    few_steps = steps is not None and steps <= EAGER_STEPS
+    if enabled and few_steps and strategy.num_replicas_in_sync == 1 and not has_layers(model, RECURRENT_LAYERS):
+        return {"steps_per_execution": 1, "jit_compile": False, "run_eagerly": True, "device": device,
+                "dtype_policy": _policy_name()}
+    steps = STEPS_PER_EXECUTION if enabled and not per_batch_callbacks else int(model.steps_per_execution)
+    jit = _jit(model)
+    if enabled and device == "cpu" and strategy.num_replicas_in_sync == 1 and dense_only(model):
+        jit = True
+    return {"steps_per_execution": steps, "jit_compile": jit, "run_eagerly": bool(model.run_eagerly), "device": device,
+            "dtype_policy": _policy_name()}
+
+
+def apply(model, chosen):
+    """Set ``chosen`` (from :func:`settings`) on a compiled model before ``fit``."""
+    eager = chosen.get("run_eagerly", bool(model.run_eagerly))
+    if (model.steps_per_execution != chosen["steps_per_execution"] or _jit(model) != chosen["jit_compile"]
+            or bool(model.run_eagerly) != eager):
+        model.steps_per_execution = chosen["steps_per_execution"]
+        model.jit_compile = chosen["jit_compile"]
+        model.run_eagerly = eager
+        # Keras caches the traced step functions; trace them again with the new settings
+        model.train_function = model.test_function = model.predict_function = None
+
+
+DENSE_LAYERS = ("Dense", "InputLayer", "Activation", "Dropout", "Flatten", "Reshape", "BatchNormalization",
+                "LayerNormalization", "GaussianNoise", "Rescaling", "ActivityRegularization")
+
+
+def dense_only(model):
+    """True when every layer of ``model`` (nested models included) is one of :data:`DENSE_LAYERS`, the
+    layers XLA compiles well on a CPU, and the model has no custom ``train_step``."""
+    import keras
+
+    custom_step = type(model).train_step is not keras.Model.train_step
+    layers = [layer for layer in model._flatten_layers(include_self=False) if not isinstance(layer, keras.Model)]
+    return not custom_step and bool(layers) and all(type(layer).__name__ in DENSE_LAYERS for layer in layers)
+
+
+def has_layers(model, names):
+    """True when a layer of ``model`` (nested models included) has one of these class names."""
+    return any(type(layer).__name__ in names for layer in model._flatten_layers(include_self=False))
+
+
+def _jit(model):
+    try:
+        return bool(model.jit_compile)
+    except AttributeError:  # not compiled
+        return False
+
+
+def _policy_name():
+    import keras
+
+    return keras.config.dtype_policy().name
+
+
+def device_kind(strategy):
+    """``"tpu"``, ``"gpu"`` or ``"cpu"``: what the strategy's replicas run on."""
+    import tensorflow as tf
+
+    if "TPU" in type(strategy).__name__:
+        return "tpu"
+    try:
+        devices = list(strategy.extended.worker_devices)
+    except (AttributeError, RuntimeError):  # TF's default strategy: the first GPU if there is one
+        devices = [device.name for device in tf.config.list_logical_devices("GPU")[:1]]
+    return "gpu" if any("GPU" in device.upper() for device in devices) else "cpu"
+
+
+def gpu_compute_capability():
+    """``(major, minor)`` of the first GPU, or None (no GPU, or TF cannot tell)."""
+    import tensorflow as tf
+
+    gpus = tf.config.list_physical_devices("GPU")
+    if not gpus:
+        return None
+    details = tf.config.experimental.get_device_details(gpus[0])
+    return details.get("compute_capability")
+
+
+def mixed_precision_policy(device, compute_capability=None):
+    """The Keras dtype policy that trains fastest on ``device`` at float32-level accuracy.
+
+    ``mixed_float16`` on NVIDIA GPUs of compute capability 7.x (V100, T4: Colab's free GPU), with the
+    loss scaling Keras's ``compile`` adds by itself; ``mixed_bfloat16`` on 8.0 and later (A100, L4,
+    H100) and on TPUs; ``float32`` on CPUs and older GPUs, where reduced precision is slower. Keras
+    casts predictions to the loss's float32, so logits reach the loss in float32.
+    """
+    if device == "tpu":
+        return "mixed_bfloat16"
+    if device != "gpu" or compute_capability is None:
+        return "float32"
+    major = compute_capability[0]
+    if major >= 8:
+        return "mixed_bfloat16"
+    if major == 7:
+        return "mixed_float16"
+    return "float32"
+
+
+# Labs whose training wrapper writes its own train_step (GAN, VAE, AAE) and so gets no loss scaling
+# from compile: float16 would underflow their gradients, so they keep float32 where float16 is picked.
+CUSTOM_TRAIN_STEP_LABS = ("14", "15", "18", "19")
+
+
+def set_mixed_precision(strategy, lab_number):
+    """``--mixed-precision``: set the global dtype policy for this device before models are built;
+    returns the policy's name (:meth:`LabRun.__exit__ <dlcourse.training.LabRun>` restores float32)."""
+    import keras
+
+    policy = mixed_precision_policy(device_kind(strategy), gpu_compute_capability())
+    if policy == "mixed_float16" and lab_number in CUSTOM_TRAIN_STEP_LABS:
+        policy = "float32"
+    keras.config.set_dtype_policy(policy)
+    return policy
+
+
+def cudnn_compatible(layer):
+    """True when a Keras ``LSTM``/``GRU`` keeps the settings that let TensorFlow run it as one fused
+    cuDNN kernel on a GPU (Keras's defaults): tanh / sigmoid, no recurrent dropout, not unrolled,
+    with biases, and for a GRU ``reset_after=True``. Other settings fall back to a loop over time
+    steps, several times slower on a GPU."""
+    config = layer.get_config()
+    fused = (config.get("activation") == "tanh" and config.get("recurrent_activation") == "sigmoid"
+             and not config.get("recurrent_dropout") and not config.get("unroll") and config.get("use_bias"))
+    if type(layer).__name__ == "GRU":
+        fused = fused and config.get("reset_after", False)
+    return bool(fused)
