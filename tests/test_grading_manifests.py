@@ -15,6 +15,8 @@ import pytest
 from dlcourse import catalog
 from dlcourse.grading import manifest, metrics
 
+from json_leaves import leaves
+
 LAB_NAMES = [lab.name for lab in catalog.LABS]
 RUNNER_FILES = {"run.json", "history.csv", "learning_curves.png"}  # written by training.LabRun itself
 OUTPUT_TOKEN = re.compile(r"[\w<>*.\-]+\.(?:h5|png|csv|json|txt)")
@@ -147,20 +149,8 @@ def json_numbers(text):
             raise ValueError(f"{literal} is not a finite number")
         return value
 
-    numbers = []
-
-    def walk(value):
-        if isinstance(value, dict):
-            for item in value.values():
-                walk(item)
-        elif isinstance(value, list):
-            for item in value:
-                walk(item)
-        elif isinstance(value, (int, float)) and not isinstance(value, bool):
-            numbers.append(value)
-
-    walk(json.loads(text, parse_constant=refuse, parse_float=finite))
-    return numbers
+    return [value for value in leaves(json.loads(text, parse_constant=refuse, parse_float=finite))
+            if isinstance(value, (int, float)) and not isinstance(value, bool)]
 
 
 @pytest.mark.parametrize("text", ['{"min": NaN}', '{"max": Infinity}', '{"checks": [{"min": -Infinity}]}',

@@ -19,6 +19,8 @@ import textwrap
 
 import pytest
 
+from json_leaves import leaves
+
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 TESTS = ROOT / "tests"
 LABS = ROOT / "labs"
@@ -397,22 +399,9 @@ def lab_skeleton_problems(path):
 
 def manifest_metric_problems(path):
     """Metric-name problems of every ``metrics.<name>`` string in a grading manifest."""
-    problems = []
-
-    def walk(value):
-        if isinstance(value, dict):
-            for item in value.values():
-                walk(item)
-        elif isinstance(value, list):
-            for item in value:
-                walk(item)
-        elif isinstance(value, str) and value.startswith("metrics."):
-            problem = metric_name_problem(value.removeprefix("metrics."))
-            if problem:
-                problems.append(problem)
-
-    walk(json.loads(pathlib.Path(path).read_text(encoding="utf-8")))
-    return problems
+    names = [value.removeprefix("metrics.") for value in leaves(json.loads(pathlib.Path(path).read_text(encoding="utf-8")))
+             if isinstance(value, str) and value.startswith("metrics.")]
+    return [problem for problem in map(metric_name_problem, names) if problem]
 
 
 GOOD_LAB = '''\
