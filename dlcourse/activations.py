@@ -1,7 +1,9 @@
 """Activation functions and their derivatives in NumPy (Unit II, "Activation functions").
 
 The notes list sigmoid, tanh, ReLU, Leaky ReLU, Maxout, ELU and the softmax layer, with formulas for
-all but softmax (the handbook, 003 §1.4.2, gives it: ``e^{z_i} / sum_j e^{z_j}``). Each function
+all but softmax (the handbook, 003 §1.4.2, gives it: ``e^{z_i} / sum_j e^{z_j}``). The handbook's
+table adds GELU ``x Φ(x)`` and Swish ``x σ(x)`` (003 L253-L254); the notes name Parametric ReLU
+(000 L672), whose slope α is learned (He et al., 2015: one per channel, starting at 0.25). Each function
 here has its derivative written from the formula, so lab 05 can plot both and the tests can check
 them against ``keras.activations`` under ``tf.GradientTape``. Maxout, which has weights, is the
 registered layer :class:`dlcourse.layers.Maxout`; :func:`maxout` is its NumPy reference.
@@ -14,7 +16,13 @@ Where the notes are wrong or ambiguous (docs/SOURCES.md, errata A7, A9-A11, B23,
   bounds, so the ranges are the open (0, 1) and (-1, 1). ELU's range is (-alpha, inf), not (-inf, inf).
 - ReLU "avoids the vanishing gradient" only for positive inputs: its derivative is 0 for x < 0
   ("dying ReLU"). At x = 0 ReLU has no derivative; like Keras we use 0 there.
+- GELU and Swish are printed with the range (-inf, +inf); both have a minimum, about -0.170 (GELU,
+  at x = -0.752) and -0.278 (Swish, at x = -1.278) (erratum B66). PReLU is not "Leaky ReLU with a
+  tuned hyperparameter": α is a weight trained with the others (erratum A55); Keras' ``PReLU``
+  layer starts it at 0, :func:`prelu` here takes it explicitly (default 0.25, He et al.).
 """
+
+import math
 
 import numpy as np
 
@@ -24,6 +32,9 @@ __all__ = [
     "relu", "relu_derivative",
     "leaky_relu", "leaky_relu_derivative",
     "elu", "elu_derivative",
+    "prelu", "prelu_derivative",
+    "gelu", "gelu_derivative",
+    "swish", "swish_derivative",
     "softmax", "softmax_jacobian",
     "maxout",
     "ACTIVATIONS", "RANGES",
@@ -32,6 +43,7 @@ __all__ = [
 
 LEAKY_RELU_ALPHA = 0.01  # the notes' text and table; the figure says 0.1
 ELU_ALPHA = 1.0  # "commonly chosen as 1"
+PRELU_ALPHA = 0.25  # PReLU's initial slope in He et al. (2015); learned in training
 
 
 def sigmoid(x):
@@ -95,6 +107,48 @@ def elu_derivative(x, alpha=ELU_ALPHA):
     return np.where(x >= 0, 1.0, alpha * np.exp(np.minimum(x, 0.0)))
 
 
+def prelu(x, alpha=PRELU_ALPHA):
+    """f(x) = x if x > 0 else alpha * x, with alpha a learned weight (Keras ``layers.PReLU``)."""
+    return leaky_relu(x, alpha)
+
+
+def prelu_derivative(x, alpha=PRELU_ALPHA):
+    """df/dx: 1 for x > 0, else alpha (df/d alpha, the slope's own gradient, is min(x, 0))."""
+    return leaky_relu_derivative(x, alpha)
+
+
+_erf = np.vectorize(math.erf, otypes=[float])
+
+
+def _normal_cdf(x):
+    return 0.5 * (1.0 + _erf(np.asarray(x, dtype=float) / math.sqrt(2.0)))
+
+
+def gelu(x):
+    """GELU: f(x) = x Φ(x), Φ the standard normal CDF (the exact form, not the tanh approximation)."""
+    x = np.asarray(x, dtype=float)
+    return x * _normal_cdf(x)
+
+
+def gelu_derivative(x):
+    """Φ(x) + x φ(x), φ(x) = e^{-x^2/2} / sqrt(2 pi); 0 at the minimum x = -0.752, slightly above 1 near x = 1.5."""
+    x = np.asarray(x, dtype=float)
+    return _normal_cdf(x) + x * np.exp(-0.5 * x ** 2) / math.sqrt(2.0 * math.pi)
+
+
+def swish(x):
+    """Swish (SiLU, beta = 1): f(x) = x sigma(x); Keras ``activations.silu``."""
+    x = np.asarray(x, dtype=float)
+    return x * sigmoid(x)
+
+
+def swish_derivative(x):
+    """sigma(x) + x sigma(x) (1 - sigma(x)) = f(x) + sigma(x) (1 - f(x))."""
+    x = np.asarray(x, dtype=float)
+    s = sigmoid(x)
+    return s + x * s * (1.0 - s)
+
+
 def softmax(z, axis=-1):
     """softmax(z)_i = e^{z_i} / sum_j e^{z_j}; outputs in (0, 1) summing to 1 (max subtracted for stability)."""
     z = np.asarray(z, dtype=float)
@@ -130,6 +184,9 @@ ACTIVATIONS = {
     "relu": (relu, relu_derivative),
     "leaky_relu": (leaky_relu, leaky_relu_derivative),
     "elu": (elu, elu_derivative),
+    "prelu": (prelu, prelu_derivative),
+    "gelu": (gelu, gelu_derivative),
+    "swish": (swish, swish_derivative),
 }
 
 # The true ranges (the notes' table prints closed intervals for sigmoid and tanh; see module docstring).
@@ -139,6 +196,9 @@ RANGES = {
     "relu": "[0, inf)",
     "leaky_relu": "(-inf, inf)",
     "elu": "(-alpha, inf)",
+    "prelu": "(-inf, inf)",
+    "gelu": "[-0.170, inf)",  # the handbook: (-inf, +inf) (erratum B66)
+    "swish": "[-0.278, inf)",
     "softmax": "(0, 1), sums to 1",
 }
 
@@ -148,8 +208,11 @@ def worked_values():
 
     sigmoid(0) = 0.5, tanh(0) = 0, relu(-2) = 0, relu(3) = 3, leaky_relu(-10) = -0.1 (text's 0.01;
     -1.0 with the figure's 0.1), elu(-1) = e^-1 - 1, softmax(5, 2, -1) = (0.9503, 0.0473, 0.0024)
-    (the handbook prints 95%, 4.7%, 0.3%: it rounds e^-1 to 0.4 first; the third is 0.24%).
+    (the handbook prints 95%, 4.7%, 0.3%: it rounds e^-1 to 0.4 first; the third is 0.24%);
+    prelu(-2) = -0.5 (alpha 0.25), gelu(1) = Φ(1) = 0.8413, swish(1) = sigma(1) = 0.7311, and the
+    minima of GELU (-0.170) and Swish (-0.278) on a grid of step 1e-4 (the handbook says unbounded).
     """
+    grid = np.linspace(-3.0, 0.0, 30_001)
     return {
         "sigmoid(0)": float(sigmoid(0.0)),
         "tanh(0)": float(tanh(0.0)),
@@ -161,7 +224,20 @@ def worked_values():
         "sigmoid'(0)": float(sigmoid_derivative(0.0)),
         "tanh'(0)": float(tanh_derivative(0.0)),
         "softmax(5, 2, -1)": softmax([5.0, 2.0, -1.0]).tolist(),
+        "prelu(-2, alpha=0.25)": float(prelu(-2.0)),
+        "gelu(1)": float(gelu(1.0)),
+        "swish(1)": float(swish(1.0)),
+        "min gelu": float(np.min(gelu(grid))),
+        "min swish": float(np.min(swish(grid))),
     }
+
+
+def _keras_prelu():
+    """Keras' ``PReLU`` layer with its slope set to PRELU_ALPHA, as a function of a 1-D tensor."""
+    import keras
+
+    layer = keras.layers.PReLU(alpha_initializer=keras.initializers.Constant(PRELU_ALPHA), dtype="float64")
+    return lambda t: keras.ops.reshape(layer(keras.ops.reshape(t, (-1, 1))), (-1,))
 
 
 def gradient_check(x=None):
@@ -180,6 +256,9 @@ def gradient_check(x=None):
         "relu": keras.activations.relu,
         "leaky_relu": lambda t: keras.activations.leaky_relu(t, negative_slope=LEAKY_RELU_ALPHA),
         "elu": lambda t: keras.activations.elu(t, alpha=ELU_ALPHA),
+        "prelu": _keras_prelu(),
+        "gelu": lambda t: keras.activations.gelu(t, approximate=False),
+        "swish": keras.activations.silu,
     }
     errors = {}
     for name, keras_function in keras_functions.items():

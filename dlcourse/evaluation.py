@@ -7,13 +7,16 @@ The exercise asks for "the accuracy (Precision)" -- a translation slip: accuracy
 are different quantities; both are reported here. The metrics are scikit-learn's.
 """
 
+import time
+
 import numpy as np
 from sklearn import metrics
 
 from dlcourse import artifacts
 
 __all__ = ["confusion_matrix", "labels_from_confusion_matrix", "classification_report",
-           "most_confused_pairs", "worst_classes", "plot_confusion_matrix", "evaluate_classifier", "predict_classes"]
+           "most_confused_pairs", "worst_classes", "plot_confusion_matrix", "evaluate_classifier", "predict_classes",
+           "forward_seconds"]
 
 
 def confusion_matrix(y_true, y_pred, num_classes):
@@ -99,6 +102,21 @@ def predict_classes(model, x, batch_size=256):
     """Arg-max class of each sample (works for logits and probabilities alike)."""
     outputs = model.predict(x, batch_size=batch_size, verbose=0)
     return np.argmax(outputs, axis=-1)
+
+
+def forward_seconds(function, *inputs, repeats=3, warmup=1):
+    """Median wall-clock seconds of ``function(*inputs)`` over ``repeats`` calls, after ``warmup`` untimed
+    calls (tracing, first allocations). The result is converted to NumPy inside the timed call, so work
+    still running on an accelerator is counted. Lab 23 times forward passes against sequence length
+    with it (labs do not time themselves)."""
+    for _ in range(warmup):
+        np.asarray(function(*inputs))
+    seconds = []
+    for _ in range(max(1, repeats)):
+        started = time.perf_counter()
+        np.asarray(function(*inputs))
+        seconds.append(time.perf_counter() - started)
+    return float(np.median(seconds))
 
 
 def evaluate_classifier(y_true, y_pred, class_names, top=5):

@@ -138,7 +138,7 @@ def mixed_precision_policy(device, compute_capability=None):
 
 # Labs whose training wrapper writes its own train_step (GAN, VAE, AAE) and so gets no loss scaling
 # from compile: float16 would underflow their gradients, so they keep float32 where float16 is picked.
-CUSTOM_TRAIN_STEP_LABS = ("14", "15", "18", "19")
+CUSTOM_TRAIN_STEP_LABS = ("14", "15", "18", "19", "25", "26", "28", "29")
 
 
 def set_mixed_precision(strategy, lab_number):

@@ -25,16 +25,19 @@ from dlcourse.errors import UserError
 DEFAULT_SEED = 42
 SMOKE_TRAIN_SAMPLES = 256  # what a --smoke run keeps of each split (LabRun.load_splits), unless a lab names others
 SMOKE_TEST_SAMPLES = 128
+VALIDATE_ON = ("split", "test")  # --validate-on: a training-set share, or the notes' test-set validation
 
 
 def lab_parser(number, *, epochs, batch_size, learning_rate=None, validation_split=None, description=None,
-               datasets=None):
+               datasets=None, validate_on_test=False):
     """An ``argparse`` parser with the flags every lab accepts, defaults set for lab ``number``.
 
     ``learning_rate`` and ``validation_split``, when given, add ``--learning-rate`` and
     ``--validation-split`` with those defaults (the notes' values where they give one); a value is a
     number, or ``(number, help)`` to say where it comes from. ``datasets`` lists the dataset names the
-    lab accepts besides ``sample`` (default: the lab's own).
+    lab accepts besides ``sample`` (default: the lab's own). ``validate_on_test`` adds ``--validate-on
+    {split,test}`` for a lab whose notes' listing validates on the test set; the lab then passes
+    :meth:`LabRun.validation`'s arguments to ``fit``.
     """
     lab = catalog.get_lab(number)
     parser = argparse.ArgumentParser(
@@ -55,6 +58,11 @@ def lab_parser(number, *, epochs, batch_size, learning_rate=None, validation_spl
         common.add_argument("--validation-split", type=fraction, default=default,
                             help="share of the training set held out for validation "
                                  f"(default %(default)s{'; ' + note if note else ''})")
+    if validate_on_test:
+        common.add_argument("--validate-on", choices=VALIDATE_ON, default=VALIDATE_ON[0],
+                            help="validate on a share of the training set (split, the default) or on the "
+                                 "test set as the notes' listings do (test: the test score is then no "
+                                 "longer unseen data)")
     common.add_argument("--data-dir", type=pathlib.Path, default=None,
                         help="folder searched first for dataset files (then $DLCOURSE_DATA, a checkout's "
                              "datasets/, ~/.keras/datasets, where downloads go)")
@@ -274,6 +282,17 @@ class LabRun:
         return train, test
 
     # -- training --------------------------------------------------------------------------------
+    def validation(self, x_test, y_test):
+        """The ``fit`` arguments choosing the validation data: ``validation_split`` (the share
+        ``--validation-split`` of the training set, the default), or with ``--validate-on test`` the
+        test split, as the notes' Listings II-B and V-A do (docs/SOURCES.md, errata A25 and A51): the
+        notes' variant, reachable, with run.json's ``validation`` saying which was used."""
+        if getattr(self.args, "validate_on", "split") == "test":
+            self.record["validation"] = "test set (--validate-on test: the test score is not on unseen data)"
+            return {"validation_data": (x_test, y_test)}
+        self.record["validation"] = f"{self.args.validation_split:g} of the training set"
+        return {"validation_split": self.args.validation_split}
+
     @contextlib.contextmanager
     def timed(self, samples):
         """Time training done without :meth:`fit` (a NumPy loop, a ``GradientTape`` loop).

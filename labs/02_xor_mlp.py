@@ -11,9 +11,11 @@ What to observe:
 - A single perceptron cannot do XOR (lab 01); one hidden layer can: both tables end 4/4 correct.
 - The hidden layer's outputs (printed) put the two classes on opposite sides of one line: the
   hidden layer made the problem linearly separable, as Unit I says.
-- With only 2 hidden units, tanh, sigmoid or ReLU get stuck in about half of all random starts in
-  a local minimum (outputs like (0, 2/3, 2/3, 2/3), or two points stuck at 0.5); try
-  ``--activation tanh --seed 0``. Swish (the default) avoids it; ``--hidden-units 3`` makes it rarer.
+- With only 2 hidden units the network often ends in a local minimum (outputs like (0, 2/3, 2/3,
+  2/3), or two points stuck at 0.5). Measured over seeds 0-99 with this lab's training (Adam 0.1,
+  200 full-batch steps): ReLU is stuck in 84 of 100 starts (a unit whose inputs are all negative
+  never recovers), tanh and sigmoid in 53 of 100 each, Swish (the default) in none; try
+  ``--activation relu --seed 0``. ``--hidden-units 3`` makes it rarer.
 
 Outputs (in <out>/02_xor_mlp/): xor_mlp.h5, xnor_mlp.h5, xor_history.csv, xnor_history.csv,
 xor_learning_curves.png, xnor_learning_curves.png, decision_regions.png, run.json.

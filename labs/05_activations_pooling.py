@@ -2,8 +2,11 @@
 
 From the main notes (000 L585-L676, activations; 000 L677-L733, pooling): computes sigmoid, tanh,
 ReLU, Leaky ReLU (alpha 0.01, the notes' text; their figure says 0.1: docs/SOURCES.md, erratum A7),
-ELU (alpha 1), softmax and Maxout with their derivatives, checks each derivative but Maxout's (a
-layer with weights, ``dlcourse.layers.Maxout``; only plotted here) against Keras' activation under
+ELU (alpha 1), softmax and Maxout with their derivatives, plus the handbook's GELU x·Φ(x) and Swish
+x·σ(x) (003 §1.4.2, 003 L253-L254) and PReLU (the notes' "Parametric ReLU", 000 L672, with a learned
+slope, here at its usual starting value 0.25: docs/SOURCES.md, erratum A55), checks each
+derivative but Maxout's (a layer with weights, ``dlcourse.layers.Maxout``; only plotted here)
+against Keras' activation under
 ``tf.GradientTape`` (softmax: its Jacobian), and works the notes' pooling example [[2, 4], [1, 3]]
 and a 4x4 feature map with 2x2 / stride-2 max, average and min pooling (``MinPooling2D``: Keras has
 none, erratum A12) and global pooling.
@@ -12,6 +15,10 @@ What to observe:
 - sigmoid'(x) is at most 0.25 and tanh'(x) at most 1: stacked, they shrink gradients (vanishing).
 - ReLU's derivative is 0 for every x < 0 (dying ReLU); Leaky ReLU keeps alpha there; ELU saturates
   at -alpha instead of going to minus infinity.
+- GELU and Swish are smooth ReLU-like curves with a small dip below 0 (minimum -0.170 at x = -0.75
+  and -0.278 at x = -1.28; the handbook's range "(-inf, +inf)" is wrong: erratum B66); their
+  derivatives pass 1 slightly above 0 before settling at 1. PReLU looks like Leaky ReLU, but Keras'
+  ``PReLU`` layer trains its slope.
 - Max pooling of [[2, 4], [1, 3]] is 4 (average 2.5, min 1); 2x2 / stride 2 halves height and width.
 
 Outputs (in <out>/05_activations_pooling/): activations.png, activations.json (worked values and
@@ -34,7 +41,8 @@ def activation_step(run):
     check = activations.gradient_check()
     worst = max(entry["derivative"] for entry in check.values())
     run.save_json({"worked_values": values, "gradient_check": check, "ranges": activations.RANGES,
-                   "leaky_relu_alpha": activations.LEAKY_RELU_ALPHA, "elu_alpha": activations.ELU_ALPHA},
+                   "leaky_relu_alpha": activations.LEAKY_RELU_ALPHA, "elu_alpha": activations.ELU_ALPHA,
+                   "prelu_alpha": activations.PRELU_ALPHA},
                   "activations.json")
     for name, value in values.items():
         print(f"  {name:30s} = {value}")

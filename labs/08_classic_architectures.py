@@ -20,7 +20,10 @@ What to observe:
   fits its own training data worse. The residual networks do not degrade: the deeper one is at least
   as good. (It needs enough epochs to show; a 1-epoch smoke run only shows the mechanics.)
 - Parameters: GoogLeNet has ~20x fewer parameters than VGG-16 (global average pooling instead of
-  FC 4096-4096, 1x1 reductions); residual and plain networks have identical parameter counts
+  FC 4096-4096, 1x1 reductions). The notes' naive inception module (figure (a), no reductions)
+  costs 387,296 parameters and 387,072 multiplications per position for module 3a, against
+  163,696 and 163,328 with the 1x1 reductions (figure (b)), and passes all 192 input channels on
+  (416 out instead of 256); residual and plain networks have identical parameter counts
   (zero-padding shortcuts add none), so the difference is the shortcut alone.
 
 Where it departs from the notes: the notes' VGG table (3x3 "relu" pooling, 12 convolutions, an
@@ -42,7 +45,8 @@ import numpy as np
 from dlcourse import arguments, artifacts, data, training
 from dlcourse.errors import UserError, report_user_errors
 from dlcourse.models import count_parameters
-from dlcourse.models.googlenet import build_cifar_googlenet, build_googlenet
+from dlcourse.models.googlenet import (GOOGLENET_MODULES, build_cifar_googlenet, build_googlenet,
+                                       build_inception_block, inception_multiplications)
 from dlcourse.models.resnet import build_cifar_resnet, build_resnet
 from dlcourse.models.vgg import NOTES_TABLE_STAGES, build_vgg16
 
@@ -108,6 +112,11 @@ def architecture_rows(*, full_size, depths, filters):
                      + ("; = keras.applications.ResNet50" if depth == 50 else "") + f"; {source}"))
     rows.append(("GoogLeNet, CIFAR-sized", build_cifar_googlenet().count_params(), "-",
                  "not in the notes: 5 inception modules at quarter width, 32x32 input"))
+    for naive in (True, False):  # the notes' two inception figures, GoogLeNet's module 3a on 28x28x192
+        multiplications = inception_multiplications(192, GOOGLENET_MODULES[0][1], naive=naive)
+        rows.append((f"Inception 3a, {'naive (figure (a))' if naive else 'with 1x1 reductions (figure (b))'}",
+                     build_inception_block(naive=naive).count_params(), "-",
+                     f"{416 if naive else 256} channels out; {multiplications:,} multiplications per position"))
     for depth in depths:
         for residual in (False, True):
             model = build_cifar_resnet(depth=depth, residual=residual, filters=filters)

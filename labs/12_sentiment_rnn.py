@@ -1,13 +1,20 @@
 """Lab 12 — sentiment analysis with SimpleRNN, LSTM, GRU and bidirectional RNNs (Unit III; 003 ch. 3 §9-10).
 
 From Unit III, "RNN Architectures" (many-to-one), "Variants of RNNs", "Bidirectional LSTMs" and
-"Bidirectional RNNs", and the handbook 003, chapter 3, sections 9 (LSTM) and 10 (GRU). Trains five
+"Bidirectional RNNs", and the handbook 003, chapter 3, sections 9 (LSTM) and 10 (GRU). Trains six
 many-to-one classifiers, Embedding -> recurrent layer -> sigmoid unit, on IMDB movie reviews
 (``--dataset sample``: the embedded ``reviews``), with the same data, optimizer and epochs:
 
     rnn     SimpleRNN                          lstm    LSTM (3 gates + cell state)
     gru     GRU (2 gates, no cell state)       bilstm  bidirectional LSTM, directions summed
     birnn   bidirectional SimpleRNN, directions concatenated
+    bigru   bidirectional GRU, directions concatenated
+
+and, only when named (``--models peephole`` or with the others), the peephole LSTM of the Q&A sheet
+(001 Q4, "Peephole Connections": the gates also see the cell state; ``dlcourse.layers.recurrent``
+``PeepholeLSTMCell`` in a ``keras.layers.RNN``, the LSTM's parameters plus 3·units; the sheet gives
+no equations, the cell follows Gers & Schmidhuber: docs/SOURCES.md, erratum B60; Keras has no such
+layer, so it runs as a plain RNN loop without cuDNN and is slower).
 
 The notes print no code, dataset or sizes for Unit III; sizes follow the keras.io "Bidirectional
 LSTM on IMDB" example (20,000 words, 200 tokens, 128-d embedding, 64 units, Adam, batch 32, 2
@@ -19,8 +26,8 @@ and lab 13 check both conventions).
 
 What to observe:
 - parameters: the embedding (2.56M) dominates; the recurrent parts are 12,352 (RNN), 49,408 (LSTM,
-  exactly 4x) and 37,248 (GRU, 3x plus Keras' 192 reset_after biases), twice that when
-  bidirectional (lab 13 derives the formulas);
+  exactly 4x), 37,248 (GRU, 3x plus Keras' 192 reset_after biases) and 49,600 (peephole LSTM,
+  192 more), twice that when bidirectional (lab 13 derives the formulas);
 - seconds per epoch usually grow with the gates (RNN < GRU <= LSTM < BiLSTM; the first epoch also
   pays for tracing, so tiny runs are noisy), while the GRU is close to the LSTM's accuracy (the
   notes' "fewer parameters, faster, comparable performance");
@@ -31,10 +38,12 @@ Reference: keras.io's stacked bidirectional LSTM (``--models bilstm --num-layers
 with the directions summed, the notes' formula, instead of concatenated) reaches about 0.84
 validation accuracy after 2 epochs on IMDB; up to about 0.89 is
 reported for tuned LSTMs. On the embedded ``reviews`` (``--dataset sample --epochs 3``) the LSTM
-reached 0.81 and the SimpleRNN 0.73 test accuracy.
+reached 0.81, the SimpleRNN 0.73 and the bidirectional GRU 0.79 test accuracy (the peephole LSTM,
+``--models peephole``, 0.81).
 
 Outputs (in <out>/12_sentiment_rnn/): sentiment_rnn.h5, sentiment_lstm.h5, sentiment_gru.h5,
-sentiment_bilstm.h5, sentiment_birnn.h5, vocabulary.json (word index and encoding settings for
+sentiment_bilstm.h5, sentiment_birnn.h5, sentiment_bigru.h5 (sentiment_peephole.h5 with
+``--models peephole``), vocabulary.json (word index and encoding settings for
 ``dlcourse predict-text``), comparison.csv, history_<model>.csv, learning_curves_<model>.png, run.json.
 Try: ``dlcourse predict-text saved_models/12_sentiment_rnn/sentiment_lstm.h5 "a wonderful film"``.
 """
@@ -46,12 +55,14 @@ import keras
 from dlcourse import data, training
 from dlcourse.arguments import positive_int
 from dlcourse.errors import report_user_errors
-from dlcourse.models.recurrent import SENTIMENT_VARIANTS, build_sentiment_model
+from dlcourse.models.recurrent import DEFAULT_SENTIMENT_MODELS, SENTIMENT_VARIANTS, build_sentiment_model
 from dlcourse.text_prediction import VOCABULARY_FILENAME, vocabulary_record
 
 FULL_SIZE = dict(num_words=20000, sequence_length=200)  # keras.io's max_features and maxlen
 SAMPLE_SIZE = dict(num_words=1000, sequence_length=64)  # the embedded reviews: 126 words, <= 58 tokens
-SMOKE_HIDDEN = dict(embedding_dim=16, units=8)  # at most these in a --smoke run
+# At most these in a --smoke run; 32 tokens (the last 32 of each review) keep six models' recurrent
+# loops within a few seconds of training.
+SMOKE_SIZES = dict(embedding_dim=16, units=8, sequence_length=32)
 COLUMNS = ("model", "cell", "bidirectional", "merge_mode", "parameters", "seconds_per_epoch",
            "test_accuracy", "test_loss")
 
@@ -62,8 +73,8 @@ def resolve_sizes(args):
     args.num_words = args.num_words or size["num_words"]
     args.sequence_length = args.sequence_length or size["sequence_length"]
     if args.smoke:
-        args.embedding_dim = min(args.embedding_dim, SMOKE_HIDDEN["embedding_dim"])
-        args.units = min(args.units, SMOKE_HIDDEN["units"])
+        for name, size in SMOKE_SIZES.items():
+            setattr(args, name, min(getattr(args, name), size))
     return args
 
 
@@ -110,8 +121,9 @@ def format_table(rows):
 def main(argv=None):
     parser = training.lab_parser("12", epochs=2, batch_size=32, learning_rate=(1e-3, "Adam, as keras.io's example"),
                                  validation_split=0.2)
-    parser.add_argument("--models", nargs="+", choices=list(SENTIMENT_VARIANTS), default=list(SENTIMENT_VARIANTS),
-                        help="which models to train (default: all five)")
+    parser.add_argument("--models", nargs="+", choices=list(SENTIMENT_VARIANTS),
+                        default=list(DEFAULT_SENTIMENT_MODELS),
+                        help="which models to train (default: all but peephole)")
     parser.add_argument("--num-words", type=positive_int, default=None,
                         help="vocabulary size, as imdb.load_data(num_words=...) (default 20000; sample 1000)")
     parser.add_argument("--sequence-length", type=positive_int, default=None,

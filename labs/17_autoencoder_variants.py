@@ -10,8 +10,8 @@ otherwise MSE; a heuristic, docs/SOURCES.md, erratum B17), and compared on the s
   denoise_masking    30% of the pixels set to 0 during training (masking noise), clean targets
   sparse_l1          784 -> 128 sigmoid code with an L1 activity penalty -> 784
   sparse_kl          the same with the KL sparsity penalty (target mean activation rho = 0.05)
-Then anomaly detection by reconstruction error (not the notes' "anomalies trigger more neuron
-activations", erratum A45): the notes' dense autoencoder (Listing V-A, a 32-number
+Then anomaly detection by reconstruction error (as the handbook does, 003 §5.4.5; only 000 says
+"anomalies trigger more neuron activations", erratum A45): the notes' dense autoencoder (Listing V-A, a 32-number
 code) trained WITHOUT one digit class scores held-out test images; the left-out class should
 reconstruct worse (ROC AUC well above 0.5). The convolutional AE, whose 7x7x8 code is half the input
 size, is a poor detector: it learns to copy ANY image (try it: AUC about 0.6 on the digits sample).

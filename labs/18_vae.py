@@ -1,7 +1,8 @@
 """Lab 18 — a variational autoencoder with a reparameterisation (Sampling) layer (Unit V "Variational AE"; 003 ch. 5).
 
 The encoder outputs a mean and a log-variance per latent dimension (003 §5.2.1 has it output sigma:
-docs/SOURCES.md, erratum B32); the Sampling layer draws z = mu + exp(0.5 log sigma^2) * epsilon so
+docs/SOURCES.md, erratum B32; ``--encoder-output sigma`` builds the notes' encoder, a softplus
+sigma head converted to log sigma^2, same parameters); the Sampling layer draws z = mu + exp(0.5 log sigma^2) * epsilon so
 gradients flow through mu and sigma (003 §5.2.3). VAE.train_step minimises the negative ELBO, a lower
 bound of log p(x) (003 §5.2.2; erratum A46): binary cross-entropy summed over the 784 pixels plus
 beta * KL(q(z|x) || N(0, I)) in closed form, 1/2 sum(sigma^2 + mu^2 - 1 - log sigma^2) (not printed in
@@ -29,7 +30,7 @@ from dlcourse import artifacts, training
 from dlcourse.arguments import nonnegative_float, positive_int
 from dlcourse.errors import report_user_errors
 from dlcourse.generative.vae import VAE, interpolate, latent_grid, plot_latent_scatter
-from dlcourse.models.vae import build_vae_decoder, build_vae_encoder
+from dlcourse.models.vae import ENCODER_OUTPUTS, build_vae_decoder, build_vae_encoder
 
 SMOKE_GRID_SIZE = 5  # a --smoke run decodes a 5x5 latent grid
 
@@ -42,7 +43,8 @@ def scale(images):
 def train_vae(run, args, x_train):
     """The encoder, decoder and VAE wrapper, trained on ``x_train`` (10% held out); returns them and the history."""
     with run.strategy.scope():
-        encoder = build_vae_encoder(input_shape=x_train.shape[1:], latent_dim=args.latent_dim, seed=args.seed)
+        encoder = build_vae_encoder(input_shape=x_train.shape[1:], latent_dim=args.latent_dim, seed=args.seed,
+                                    encoder_output=args.encoder_output)
         decoder = build_vae_decoder(latent_dim=args.latent_dim, output_shape=x_train.shape[1:])
         vae = VAE(encoder, decoder, beta=args.beta)
         vae.compile(optimizer=keras.optimizers.Adam(args.learning_rate))
@@ -75,6 +77,9 @@ def main(argv=None):
     parser.add_argument("--beta", type=nonnegative_float, default=1.0,
                         help="weight of the KL term (1 = the ELBO; > 1 a beta-VAE)")
     parser.add_argument("--grid-size", type=positive_int, default=15)
+    parser.add_argument("--encoder-output", choices=ENCODER_OUTPUTS, default="log_var",
+                        help="the encoder's second head: log_var (log sigma^2, unconstrained; default) or "
+                             "sigma (the notes' encoder, 003 §5.2.1: softplus sigma, converted to log sigma^2)")
     args = training.parse_lab_args(parser, argv)
     if args.smoke:
         args.grid_size = min(args.grid_size, SMOKE_GRID_SIZE)
@@ -88,6 +93,7 @@ def main(argv=None):
         run.save_model(encoder, "vae_encoder.h5")
         run.finish(metrics={f"test_{key}": value for key, value in test.items()}, model=encoder,
                    decoder_parameters=int(decoder.count_params()), latent_dim=args.latent_dim, beta=args.beta,
+                   encoder_output=args.encoder_output,
                    final_kl_loss=history.history["kl_loss"][-1])
 
 

@@ -1,6 +1,8 @@
-"""Lab 19 — an encoder-decoder GAN: the adversarial autoencoder (Unit V, "Hybrid Models: Encoder-Decoder GANs").
+"""Lab 19 — the adversarial autoencoder, an AE-GAN hybrid (Unit V, "Hybrid Models and Recent Advances").
 
-The AAE of Unit V's "Hybrid Models and Recent Advances": an autoencoder (encoder E, decoder G) plus a
+The AAE, one of the hybrids listed in Unit V's "Hybrid Models and Recent Advances" (000 L2200). It is
+not the notes' own definition of an encoder-decoder GAN, which is BiGAN/ALI (000 L2257-L2306: a
+discriminator on pairs (x, E(x)) against (G(z), z)); here the discriminator sees codes only. An autoencoder (encoder E, decoder G) plus a
 discriminator D that looks at CODES, not images. Every
 batch: (1) reconstruction phase, E and G minimise the reconstruction loss; (2) regularisation phase,
 D learns to tell prior samples z ~ N(0, I) (real) from codes E(x) (fake), then E, acting as the GAN's

@@ -55,7 +55,7 @@ def test_derivatives_match_finite_differences(name):
 
 def test_derivatives_match_gradient_tape_of_keras_activations():
     errors = act.gradient_check(X)
-    assert set(errors) == {"sigmoid", "tanh", "relu", "leaky_relu", "elu", "softmax"}
+    assert set(errors) == {"sigmoid", "tanh", "relu", "leaky_relu", "elu", "prelu", "gelu", "swish", "softmax"}
     for name, error in errors.items():
         assert error["value"] < 1e-6, name
         assert error["derivative"] < 1e-6, name
@@ -95,3 +95,35 @@ def test_maxout_numpy_reference():
 def test_plot_activations_has_a_function_and_derivative_panel_each():
     figure = act.plot_activations(np.linspace(-1, 1, 11))
     assert len(figure.axes) == 2 * (len(act.ACTIVATIONS) + 2)
+
+
+def test_gelu_swish_prelu_closed_forms_and_worked_values():
+    # 003 §1.4.2 (003 L253-L254): GELU x·Φ(x), Swish x·σ(x); 000 L672: Parametric ReLU max(αx, x)
+    values = act.worked_values()
+    assert values["gelu(1)"] == pytest.approx(0.5 * (1 + math.erf(1 / math.sqrt(2))))  # Φ(1) = 0.8413
+    assert values["swish(1)"] == pytest.approx(1 / (1 + math.exp(-1)))  # σ(1) = 0.7311
+    assert values["prelu(-2, alpha=0.25)"] == pytest.approx(-0.5)
+    np.testing.assert_allclose(act.gelu_derivative([-10.0, 0.0, 10.0]), [0.0, 0.5, 1.0], atol=1e-12)
+    np.testing.assert_allclose(act.swish_derivative([0.0]), [0.5])
+    x = np.linspace(-4, 4, 81)
+    np.testing.assert_allclose(act.prelu(x, 0.3), keras.layers.LeakyReLU(negative_slope=0.3)(x), atol=1e-6)
+
+
+def test_gelu_and_swish_are_bounded_below_unlike_the_handbooks_range():
+    # erratum B66: the minimum is where the derivative is 0
+    values = act.worked_values()
+    assert values["min gelu"] == pytest.approx(-0.17, abs=1e-3)
+    assert values["min swish"] == pytest.approx(-0.2785, abs=1e-3)
+    assert abs(float(act.gelu_derivative(-0.7518))) < 1e-3 and abs(float(act.swish_derivative(-1.2785))) < 1e-3
+    assert act.RANGES["gelu"].startswith("[-0.170") and act.RANGES["swish"].startswith("[-0.278")
+
+
+def test_prelu_slope_is_learned_by_keras():
+    # erratum A55: PReLU's α is a trainable weight; d loss / d α = Σ min(x, 0) for loss = Σ f(x)
+    layer = keras.layers.PReLU(alpha_initializer=keras.initializers.Constant(act.PRELU_ALPHA))
+    x = np.array([[-2.0], [-1.0], [3.0]], dtype="float32")
+    with tf.GradientTape() as tape:
+        loss = keras.ops.sum(layer(x))
+    assert layer.trainable_weights == [layer.alpha]
+    assert float(tape.gradient(loss, layer.alpha)[0]) == pytest.approx(-3.0)
+    np.testing.assert_allclose(np.asarray(layer(x))[:, 0], act.prelu(x[:, 0]), atol=1e-6)

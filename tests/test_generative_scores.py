@@ -1,4 +1,5 @@
-"""Fréchet distance and Inception-Score-style score (dlcourse.generative.scores), tested on closed forms."""
+"""Fréchet distance, Inception-Score-style score and k-NN precision/recall (dlcourse.generative.scores),
+tested on closed forms and constructed sample sets."""
 
 import math
 
@@ -7,7 +8,8 @@ import pytest
 
 from dlcourse import data
 from dlcourse.generative.scores import (classifier_score, feature_model, feature_statistics, frechet_distance,
-                                        score_images, to_signed_unit, train_feature_classifier)
+                                        knn_radii, precision_recall, score_images, to_signed_unit,
+                                        train_feature_classifier)
 
 
 def test_frechet_distance_of_one_dimensional_gaussians():
@@ -111,3 +113,32 @@ def test_feature_model_needs_a_features_layer():
     plain = keras.Model(inputs, keras.layers.Dense(2, activation="softmax")(inputs))
     with pytest.raises(ValueError, match="_features"):
         feature_model(plain)
+
+
+def test_knn_radii_against_brute_force():
+    # points 0, 1, 3, 7 on a line: nearest other points 1, 1, 2, 4; second nearest 3, 2, 3, 6
+    points = np.array([[0.0], [1.0], [3.0], [7.0]])
+    np.testing.assert_allclose(knn_radii(points, k=1), [1.0, 1.0, 2.0, 4.0])
+    np.testing.assert_allclose(knn_radii(points, k=2, batch_size=3), [3.0, 2.0, 3.0, 6.0])
+    with pytest.raises(ValueError, match="k"):
+        knn_radii(points, k=4)
+
+
+def test_precision_recall_on_constructed_sample_sets():
+    from dlcourse.data.ring import ring_of_gaussians
+
+    real, modes = ring_of_gaussians(800, seed=0)
+    assert precision_recall(real, real) == {"precision": 1.0, "recall": 1.0}
+    # samples of half of the modes (here: the real points of modes 0-3): all realistic, half the data covered
+    half = precision_recall(real, real[modes < 4])
+    assert half["precision"] == 1.0 and half["recall"] == pytest.approx(0.5, abs=1e-12)
+    # far from the data: nothing realistic, nothing covered
+    assert precision_recall(real, real + 10.0) == {"precision": 0.0, "recall": 0.0}
+    # a fresh draw of the same distribution: both near 1
+    fresh = precision_recall(real, ring_of_gaussians(800, seed=1)[0])
+    assert fresh["precision"] > 0.9 and fresh["recall"] > 0.9
+    # by hand in 1-D, k = 1: real 0, 1, 2 (radii 1, 1, 1); generated 1.5, 5, 6 (radii 3.5, 1, 1)
+    by_hand = precision_recall([0.0, 1.0, 2.0], [1.5, 5.0, 6.0], k=1)
+    assert by_hand["precision"] == pytest.approx(1 / 3) and by_hand["recall"] == pytest.approx(1.0)
+    with pytest.raises(ValueError, match="differ"):
+        precision_recall(np.zeros((4, 2)), np.zeros((4, 3)))

@@ -90,6 +90,7 @@ def classroom(tmp_path_factory):
     return root
 
 
+@pytest.mark.long  # starts its own processes: CI runs it with -m long
 def test_class_is_graded_with_the_right_verdicts(classroom, capsys):
     report = classroom / "report"
     before = sorted(p for p in classroom.parent.rglob("*") if not p.is_relative_to(report))
@@ -201,6 +202,7 @@ def test_sandbox_time_limit(tmp_path, monkeypatch, spawn):
     assert sandbox.running_children() == []
 
 
+@pytest.mark.long  # starts its own processes: CI runs it with -m long
 def test_a_warm_loader_grades_model_after_model_each_under_its_own_limits(tmp_path, monkeypatch):
     """One loader process (TensorFlow imported once) forks a limited child per model: a memory
     bomb, a hang and the loader's own death cost only their model; the loader is replaced."""

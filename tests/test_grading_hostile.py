@@ -187,6 +187,7 @@ def test_a_claimed_metric_counts_only_with_its_model_evaluated(tmp_path):
     assert item.points == 0 and "not counted" in item.message and "dcgan_generator.h5" in item.message
 
 
+@pytest.mark.long  # starts its own processes: CI runs it with -m long
 def test_fuzzed_models_end_in_a_clean_verdict(tmp_path):
     """300 seeded bit-flipped copies of a good model through the inspector: each is accepted or
     refused with its file named ("corrupt", "not an HDF5 file", ...), none "the grader failed"."""
@@ -306,6 +307,7 @@ def test_require_full_holds_smoke_runs_to_the_full_thresholds(tmp_path):
     assert "held to the full-data thresholds" in feedback
 
 
+@pytest.mark.long  # starts its own processes: CI runs it with -m long
 def test_a_rerun_skips_students_already_graded(tmp_path, capsys):
     root = tmp_path / "submissions"
     for name in ("ann", "ben"):
@@ -321,6 +323,7 @@ def test_a_rerun_skips_students_already_graded(tmp_path, capsys):
     assert "earlier run" not in capsys.readouterr().err
 
 
+@pytest.mark.long  # starts its own processes: CI runs it with -m long
 def test_a_full_disk_is_one_line_and_keeps_what_was_written(tmp_path, capsys, monkeypatch):
     root = tmp_path / "submissions"
     for name in ("ann", "ben", "cid", "dot"):

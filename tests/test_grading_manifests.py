@@ -19,7 +19,7 @@ from json_leaves import leaves
 
 LAB_NAMES = [lab.name for lab in catalog.LABS]
 RUNNER_FILES = {"run.json", "history.csv", "learning_curves.png"}  # written by training.LabRun itself
-OUTPUT_TOKEN = re.compile(r"[\w<>*.\-]+\.(?:h5|png|csv|json|txt)")
+OUTPUT_TOKEN = re.compile(r"[\w<>*.\-]+\.(?:h5|png|csv|json|txt|md)")
 
 # Parameter counts the notes fix: 000's 2-2-1 XOR net, Listing II-B, 003 §2.10.2's LeNet-5 (+ its output layer), Listing V-A.
 NOTES_PARAMETERS = {

@@ -54,8 +54,8 @@ def test_lab03_deep_ffn(tmp_path):
     folder, record = _run("03", tmp_path)
     assert record["parameters"] == 242_762
     rows = artifacts.read_csv(folder / "optimizer_comparison.csv")
-    assert [row["optimizer"] for row in rows] == ["sgd", "momentum", "rmsprop", "adam"]
-    assert [float(row["learning_rate"]) for row in rows] == pytest.approx([0.01, 0.01, 1e-3, 1e-3])
+    assert [row["optimizer"] for row in rows] == ["sgd", "momentum", "rmsprop", "adam", "adagrad", "adamw"]
+    assert [float(row["learning_rate"]) for row in rows] == pytest.approx([0.01, 0.01, 1e-3, 1e-3, 1e-3, 1e-3])
     x_test, y_test = data.load("digits", split="test")
     x_test, y_test = x_test[:128] / 255.0, y_test[:128]  # the smoke run's test images
     for row in rows:
@@ -74,6 +74,21 @@ def test_lab03_deep_ffn(tmp_path):
     first = [artifacts.load_model(folder / f"ffn_{name}.h5").get_layer("deep_ffn_dense1").get_weights()[0]
              for name in ("sgd", "momentum")]
     assert np.max(np.abs(first[0] - first[1])) < 0.05
+    # capacity sweep (--smoke: two variants): parameters of 784-h...-10 by formula
+    capacity = {row["variant"]: row for row in artifacts.read_csv(folder / "capacity_sweep.csv")}
+    assert list(capacity) == ["1x8", "3x64"]
+    for row in capacity.values():
+        widths = [784] + [int(units) for units in row["hidden_units"].split()] + [10]
+        assert int(row["parameters"]) == sum((a + 1) * b for a, b in zip(widths[:-1], widths[1:]))
+    assert int(capacity["1x8"]["parameters"]) == 6_370
+    # batch / stochastic / mini-batch GD: --smoke trains on 36 images, 32 after the 10% validation split
+    gd = {row["variant"]: row for row in artifacts.read_csv(folder / "gradient_descent.csv")}
+    assert [(int(gd[name]["batch_size"]), int(gd[name]["updates"])) for name in ("batch", "stochastic", "minibatch")] \
+        == [(32, 1), (1, 32), (32, 1)]
+    curves = record["gradient_descent"]
+    assert curves["stochastic"]["updates"] == [0, 32] and curves["batch"]["val_loss"][0] == curves["stochastic"]["val_loss"][0]
+    assert record["metrics"]["validation_loss_gd_stochastic"] == pytest.approx(curves["stochastic"]["val_loss"][-1], abs=1e-4)
+    assert _is_png(folder / "capacity_sweep.png") and _is_png(folder / "gradient_descent.png")
 
 
 def test_lab04_backprop(tmp_path):

@@ -29,8 +29,12 @@ def test_lab05_activations_and_pooling(out):
     assert feature_map["input_shape"] == [4, 4] and feature_map["output_shape"] == [2, 2]
     assert feature_map["keras"]["max"] == [[6.0, 8.0], [3.0, 4.0]]
     assert feature_map["keras"]["min"] == [[1.0, 2.0], [1.0, 0.0]]
-    values = json.loads((folder / "activations.json").read_text())["worked_values"]
+    saved = json.loads((folder / "activations.json").read_text())
+    values = saved["worked_values"]
     assert values["leaky_relu(-10, alpha=0.01)"] == pytest.approx(-0.1)
+    assert values["gelu(1)"] == pytest.approx(0.8413, abs=1e-4) and values["swish(1)"] == pytest.approx(0.7311, abs=1e-4)
+    assert values["prelu(-2, alpha=0.25)"] == pytest.approx(-2 * saved["prelu_alpha"])
+    assert {"prelu", "gelu", "swish"} <= set(saved["gradient_check"]) and values["min gelu"] < 0
     record = json.loads((folder / "run.json").read_text())
     assert record["metrics"]["derivatives_match"] is True
     assert record["metrics"]["max_derivative_error"] < 1e-6
@@ -55,6 +59,25 @@ def test_lab06_cifar10_cnn(out, capsys):
     x_test, y_test = data.load("shapes", split="test")
     predictions = np.argmax(model.predict(x_test[:128] / 255.0, verbose=0), axis=-1)
     assert record["metrics"]["test_accuracy"] == pytest.approx(np.mean(predictions == y_test[:128]), abs=1e-6)
+
+
+def test_lab06_listing_a_shows_the_notes_mistake_then_trains(tmp_path):
+    folder = run_smoke("06", tmp_path, "--listing", "a", "--validate-on", "test")  # as the notes validate
+    record = json.loads((folder / "run.json").read_text())
+    # --validate-on test: the last epoch's validation loss is the final model's test loss
+    assert record["validation"].startswith("test set")
+    assert float(artifacts.read_csv(folder / "history.csv")[-1]["val_loss"]) == pytest.approx(
+        record["metrics"]["test_loss"], rel=1e-4)
+    # erratum A24: categorical_crossentropy on integer labels: Keras refuses the (batch,) targets
+    assert "target" in record["listing_a_error"] and "(32,)" in record["listing_a_error"]
+    # Listing II-A on 32x32x3: conv (3*3*3+1)*32, dense (15*15*32+1)*128, output (128+1)*10
+    assert record["parameters"] == 896 + (15 * 15 * 32 + 1) * 128 + 1290 == 923_914
+    model = artifacts.load_model(folder / "simple_cnn_model.h5")
+    assert model.count_params() == 923_914 and model.output.shape[-1] == 10
+    x_test, y_test = data.load("shapes", split="test")
+    predictions = np.argmax(model.predict(x_test[:128] / 255.0, verbose=0), axis=-1)
+    assert record["metrics"]["test_accuracy"] == pytest.approx(np.mean(predictions == y_test[:128]), abs=1e-6)
+    assert len(artifacts.read_csv(folder / "history.csv")) == 1 and not (folder / "cnn_cifar10_model.h5").exists()
 
 
 def test_lab07_lenet5(out):
@@ -102,6 +125,12 @@ def test_lab09_regularization(out):
     assert augmentation["none"]["val_accuracy"] == normalization["batch"]["val_accuracy"]
     for row in augmentation.values():
         assert 0.0 <= float(row["test_accuracy"]) <= 1.0
+    decay = {row["variant"]: row for row in artifacts.read_csv(folder / "weight_decay_comparison.csv")}
+    assert list(decay) == ["none", "l1", "l2"]
+    assert decay["none"]["val_accuracy"] == normalization["batch"]["val_accuracy"]  # the same model, trained once
+    assert float(decay["none"]["weight_penalty"]) == 0.0
+    # λ Σ|w| over ~123k kernel weights of size ~0.05 is far above λ Σ w² (λ = 1e-4 for both)
+    assert float(decay["l1"]["weight_penalty"]) > 5 * float(decay["l2"]["weight_penalty"]) > 0.0
     assert (folder / "augmentation_grid.png").stat().st_size > 50_000
     assert (folder / "comparison_curves.png").is_file()
     assert json.loads((folder / "augmentation_layers.json").read_text()) == LISTING_II_C
@@ -115,7 +144,7 @@ def test_lab09_regularization(out):
 def test_lab09_rejects_unknown_experiment(out):
     module = catalog.load_lab_module(catalog.get_lab("09"))
     with pytest.raises(SystemExit) as error:
-        module.main(["--experiments", "weight_decay", "--smoke", "--out", str(out)])
+        module.main(["--experiments", "weight_sharing", "--smoke", "--out", str(out)])
     assert error.value.code == 2
 
 

@@ -43,6 +43,10 @@ def test_architectures_csv_has_the_published_parameter_counts(folder):
     assert all("counted from the layers' shapes" in rows[name]["note"]
                for name in ("VGG-16", "GoogLeNet (Inception v1)", "ResNet-50"))
     assert int(rows["GoogLeNet, CIFAR-sized"]["parameters"]) == 211_050
+    # The notes' two inception figures: (a) naive, (b) with 1x1 reductions (GoogLeNet's 3a, 28x28x192 in).
+    naive, reduced = rows["Inception 3a, naive (figure (a))"], rows["Inception 3a, with 1x1 reductions (figure (b))"]
+    assert (int(naive["parameters"]), int(reduced["parameters"])) == (387_296, 163_696)
+    assert "387,072 multiplications" in naive["note"] and "163,328 multiplications" in reduced["note"]
     # Plain and residual networks of one depth have the same parameters (zero-padding shortcuts).
     for depth in (8, 14):
         plain = rows[f"plain-{depth} (CIFAR, filters (4, 8, 16))"]["parameters"]

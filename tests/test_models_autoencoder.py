@@ -9,6 +9,8 @@ from contract import make_contract_test
 from dlcourse import artifacts, compat
 from dlcourse.layers.sampling import KLSparsityRegularizer, MaskingNoise
 from dlcourse.models.autoencoder import (
+    build_colorization_autoencoder,
+    build_linear_probe,
     build_conv_autoencoder,
     build_dense_autoencoder,
     build_denoising_autoencoder,
@@ -23,6 +25,9 @@ CONTRACT_CASES = {
     "conv_autoencoder": (dict(input_shape=(8, 8, 1), filters=(4, 2)), 3_217),
     "denoising_autoencoder": (dict(input_shape=(8, 8, 1), filters=(4, 2)), 3_217),
     "sparse_autoencoder": (dict(input_dim=12, units=5), 201_616),
+    # 320 + 18,496 (encoder) + 36,928 + 18,464 + 867 (decoder to 3 channels)
+    "colorization_autoencoder": (dict(input_shape=(8, 8, 1), filters=(4, 2)), 75_075),
+    "linear_probe": (dict(input_shape=(6,), num_classes=3), 784 * 10 + 10),
 }
 
 test_builder_contract = make_contract_test(CONTRACT_CASES)
@@ -164,3 +169,27 @@ def test_choose_reconstruction_loss_rejects_empty_or_nan():
         choose_reconstruction_loss([])
     with pytest.raises(ValueError):
         choose_reconstruction_loss([0.5, np.nan])
+
+
+def test_colorization_autoencoder_maps_grey_to_three_channels():
+    model = build_colorization_autoencoder()
+    assert model.input_shape == (None, 32, 32, 1) and model.output_shape == (None, 32, 32, 3)
+    assert model.layers[-1].activation.__name__ == "sigmoid"
+    expected = (9 * 32 + 32) + (9 * 32 * 64 + 64) + (9 * 64 * 64 + 64) + (9 * 64 * 32 + 32) + (9 * 32 * 3 + 3)
+    assert model.count_params() == expected == 75_075
+
+
+def test_linear_probe_trains_only_its_softmax_on_a_frozen_encoder():
+    """The notes' "only the encoder part is used": the probe's trainable weights are its softmax layer's."""
+    autoencoder = build_dense_autoencoder(input_dim=12, encoder_units=(6, 3))
+    encoder = extract_encoder(autoencoder)
+    probe = build_linear_probe(input_shape=(12,), num_classes=4, encoder=encoder)
+    assert [tuple(weight.shape) for weight in probe.trainable_weights] == [(3, 4), (4,)]
+    before = [np.array(weight) for weight in encoder.weights]
+    probe.compile(optimizer=keras.optimizers.SGD(0.5), loss="sparse_categorical_crossentropy")
+    x = np.random.default_rng(0).random((16, 12)).astype("float32")
+    probe.fit(x, np.arange(16) % 4, epochs=2, batch_size=8, verbose=0)
+    assert all(np.array_equal(old, np.array(new)) for old, new in zip(before, encoder.weights))
+    np.testing.assert_allclose(np.asarray(probe(x)).sum(axis=1), 1.0, rtol=1e-5)
+    # Without an encoder: multinomial logistic regression on the (flattened) inputs.
+    assert build_linear_probe(input_shape=(28, 28, 1)).count_params() == 784 * 10 + 10

@@ -91,3 +91,22 @@ def test_dropout_options_add_layers_without_parameters():
     assert model.count_params() == 122_954
     default_names = [layer.name for layer in build_cifar10_cnn().layers]
     assert not any("dropout" in name for name in default_names)
+
+
+@pytest.mark.parametrize("kind", ["l1", "l2"])
+def test_kernel_regularizer_adds_the_handbooks_penalty(kind):
+    # 003 §1.4.5 (003 L300-L308): L_total = L_data + λ Σ|w| (L1) or + λ Σ w² (L2), no 1/2; Keras'
+    # L1/L2 regularisers add exactly that to model.losses, summed over the kernels (not the biases).
+    lam = 1e-3
+    regularizer = keras.regularizers.L1(lam) if kind == "l1" else keras.regularizers.L2(lam)
+    model = build_cifar10_cnn(filters=(4, 8, 8), units=8, kernel_regularizer=regularizer)
+    rng = np.random.default_rng(0)
+    model.set_weights([rng.normal(0.0, 0.1, weight.shape).astype("float32") for weight in model.get_weights()])
+    kernels = [weight.numpy() for weight in model.weights if weight.path.endswith("kernel")]
+    assert len(kernels) == 5  # three convolutions, two dense layers
+    handbook = lam * sum(np.sum(np.abs(k)) if kind == "l1" else np.sum(k ** 2) for k in kernels)
+    keras_penalty = float(sum(keras.ops.convert_to_numpy(loss) for loss in model.losses))
+    assert keras_penalty == pytest.approx(handbook, rel=1e-5)
+    if kind == "l2":
+        assert keras_penalty != pytest.approx(handbook / 2, rel=1e-2)  # not the ½λΣw² of some textbooks
+    assert not build_cifar10_cnn(filters=(4, 8, 8), units=8).losses  # no penalty by default

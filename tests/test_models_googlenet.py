@@ -6,7 +6,8 @@ import pytest
 
 from contract import make_contract_test
 from dlcourse.models.googlenet import (
-    GOOGLENET_MODULES, GOOGLENET_PARAMETERS, build_cifar_googlenet, build_googlenet, inception_module)
+    GOOGLENET_MODULES, GOOGLENET_PARAMETERS, build_cifar_googlenet, build_googlenet, build_inception_block,
+    inception_module, inception_multiplications)
 
 TINY_MODULES = (("3a", (4, 4, 4, 2, 2, 2)), "pool", ("4a", (4, 2, 4, 2, 2, 2)))
 
@@ -14,6 +15,7 @@ CONTRACT_CASES = {
     "googlenet": (dict(input_shape=(32, 32, 3), num_classes=3, modules=TINY_MODULES), 6_998_552),
     "cifar_googlenet": (dict(input_shape=(8, 8, 3), num_classes=3, stem_filters=4, modules=TINY_MODULES[:1]),
                         211_050),
+    "inception_block": (dict(input_shape=(6, 6, 3), filters=(2, 2, 2, 2, 2, 2), naive=True), 163_696),
 }
 
 test_builder_contract = make_contract_test(CONTRACT_CASES)
@@ -39,6 +41,21 @@ def test_inception_3a_paths_shapes_and_parameters():
     assert module.get_layer("m_3x3").input is module.get_layer("m_3x3_reduce").output
     assert module.get_layer("m_pool_proj").input is pool.output
     assert module.layers[-1].name == "m_concat"
+
+
+def test_naive_inception_3a_keeps_every_input_channel_and_costs_more():
+    """000's figure (a): no reductions, the pooling path passes the 192 input channels through."""
+    naive = build_inception_block(naive=True)
+    assert naive.output_shape == (None, 28, 28, 64 + 128 + 32 + 192)
+    assert naive.count_params() == (192 * 64 + 64) + (9 * 192 * 128 + 128) + (25 * 192 * 32 + 32) == 387_296
+    assert build_inception_block().count_params() == _module_parameters(192, 64, 96, 128, 16, 32, 32)
+    # Multiplications per position, counted from the built layers (k*k*c_in*c_out per Conv2D).
+    for model, naive_flag in ((naive, True), (build_inception_block(), False)):
+        counted = sum(int(np.prod(layer.kernel.shape)) for layer in model.layers
+                      if isinstance(layer, keras.layers.Conv2D))
+        assert inception_multiplications(192, GOOGLENET_MODULES[0][1], naive=naive_flag) == counted
+    assert inception_multiplications(192, GOOGLENET_MODULES[0][1], naive=True) == 387_072
+    assert inception_multiplications(192, GOOGLENET_MODULES[0][1]) == 163_328
 
 
 def test_inception_module_concatenates_the_four_paths_in_order():

@@ -6,8 +6,8 @@ import pytest
 import keras
 
 from contract import check_builder_contract, make_contract_test
-from dlcourse.models.recurrent import (SENTIMENT_VARIANTS, build_sentiment_model, build_sequence_predictor,
-                                       build_window_mlp)
+from dlcourse.models.recurrent import (DEFAULT_SENTIMENT_MODELS, SENTIMENT_VARIANTS, build_sentiment_model,
+                                       build_sequence_predictor, build_window_mlp)
 from dlcourse.scratch import cells
 
 TINY_SENTIMENT = dict(vocab_size=20, sequence_length=5, embedding_dim=4, units=3)
@@ -21,13 +21,15 @@ CONTRACT_CASES = {
 
 test_builder_contract = make_contract_test(CONTRACT_CASES)
 
-# Defaults of lab 12's five models: 2,560,065 (embedding + output unit) + the recurrent part.
+# Defaults of lab 12's models: 2,560,065 (embedding + output unit) + the recurrent part.
 VARIANT_PARAMETERS = {
     "rnn": 2_560_065 + 12_352,
     "lstm": 2_560_065 + 49_408,
     "gru": 2_560_065 + 37_248,  # Keras reset_after=True: 3·64·(128 + 64 + 2)
     "bilstm": 2_560_065 + 2 * 49_408,  # summed directions: the output unit still has 64 inputs
     "birnn": 2_560_065 + 64 + 2 * 12_352,  # concatenated: the output unit has 128 inputs
+    "bigru": 2_560_065 + 64 + 2 * 37_248,  # concatenated, as the BiRNN
+    "peephole": 2_560_065 + 49_408 + 3 * 64,  # the LSTM plus three diagonal peepholes (001 Q4)
 }
 
 
@@ -37,15 +39,23 @@ def test_variant_parameter_counts(variant):
     assert model.count_params() == VARIANT_PARAMETERS[variant]
     cell = SENTIMENT_VARIANTS[variant]["cell"]
     formula = {"rnn": cells.rnn_parameter_count, "lstm": cells.lstm_parameter_count,
-               "gru": cells.gru_parameter_count}[cell](128, 64)
+               "gru": cells.gru_parameter_count,
+               "peephole": cells.peephole_lstm_parameter_count}[cell](128, 64)
     directions = 2 if SENTIMENT_VARIANTS[variant].get("bidirectional") else 1
     recurrent = model.get_layer(f"sentiment_model_{'bi' * (directions - 1)}{cell}1")
     assert recurrent.count_params() == directions * formula
 
 
-@pytest.mark.parametrize("variant", ["bilstm", "birnn"])  # the Bidirectional wrappers; "lstm" is the default case
-def test_bidirectional_variants_keep_the_contract(variant, tmp_path):
+@pytest.mark.parametrize("variant", ["bilstm", "birnn", "bigru", "peephole"])  # wrappers, the custom cell
+def test_bidirectional_and_peephole_variants_keep_the_contract(variant, tmp_path):
     check_builder_contract("sentiment_model", {**TINY_SENTIMENT, **SENTIMENT_VARIANTS[variant]}, None, tmp_path)
+
+
+def test_default_lab12_models_are_all_but_the_peephole_lstm():
+    assert DEFAULT_SENTIMENT_MODELS == ("rnn", "lstm", "gru", "bilstm", "birnn", "bigru")
+    assert set(SENTIMENT_VARIANTS) == set(DEFAULT_SENTIMENT_MODELS) | {"peephole"}
+    model = build_sentiment_model(**SENTIMENT_VARIANTS["bigru"])
+    assert model.get_layer("sentiment_model_bigru1").output.shape == (None, 128)  # 2 x 64 concatenated
 
 
 def test_keras_io_bidirectional_lstm_example_parameter_count():

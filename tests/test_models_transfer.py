@@ -115,6 +115,7 @@ def test_fine_tune_step_keeps_batchnorm_and_frozen_layers_fixed():
     assert not np.array_equal(top_conv, np.array(base.get_layer("Conv_1").kernel))
 
 
+@pytest.mark.long  # starts its own processes: CI runs it with -m long
 def test_h5_reloads_in_a_fresh_process_with_identical_predictions(tmp_path):
     model = unfreeze_top(_resnet(num_classes=4), 20)
     path = artifacts.save_model(model, tmp_path / "resnet50_transfer.h5")

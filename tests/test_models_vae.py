@@ -13,7 +13,7 @@ import pytest
 import dlcourse  # noqa: F401
 from contract import make_contract_test
 from dlcourse import artifacts
-from dlcourse.layers.sampling import Sampling
+from dlcourse.layers.sampling import LogVariance, Sampling
 from dlcourse.models.autoencoder import build_denoising_autoencoder, build_sparse_autoencoder
 from dlcourse.models.vae import build_vae_decoder, build_vae_encoder
 
@@ -40,6 +40,22 @@ def test_encoder_and_decoder_shapes():
         build_vae_decoder(output_shape=(30, 30, 1))
     with pytest.raises(ValueError, match="latent_dim"):
         build_vae_encoder(latent_dim=0)
+
+
+def test_the_notes_sigma_encoder_outputs_log_variance_from_a_positive_sigma():
+    """003 §5.2.1's encoder outputs sigma: a softplus head, converted to log sigma^2 = 2 log sigma; the
+    same parameters as the log-variance encoder, and the same three outputs for the VAE."""
+    sigma_encoder = build_vae_encoder(encoder_output="sigma", seed=0)
+    assert sigma_encoder.count_params() == build_vae_encoder().count_params() == 69_076
+    x = np.random.default_rng(1).random((5, 28, 28, 1)).astype("float32")
+    head = keras.Model(sigma_encoder.input, sigma_encoder.get_layer("vae_encoder_z_sigma").output)
+    sigma = np.asarray(head(x), dtype="float64")
+    assert np.all(sigma > 0)
+    _, z_log_var, _ = sigma_encoder(x)
+    np.testing.assert_allclose(np.asarray(z_log_var), 2 * np.log(sigma), rtol=1e-5, atol=1e-6)
+    assert float(LogVariance()(np.zeros((1, 2), "float32"))[0, 0]) == pytest.approx(2 * np.log(1e-6))
+    with pytest.raises(ValueError, match="encoder_output"):
+        build_vae_encoder(encoder_output="std")
 
 
 def test_sampling_mean_and_variance_over_many_draws():
@@ -74,6 +90,7 @@ FRESH_PROCESS = textwrap.dedent("""
     sparse = keras.saving.load_model(sys.argv[4])
     print(json.dumps({
         "z_mean": np.asarray(encoder.predict(x, verbose=0)[0]).tolist(),
+        "z_log_var": np.asarray(encoder.predict(x, verbose=0)[1]).tolist(),
         "denoised": np.asarray(denoiser.predict(x, verbose=0)).sum().item(),
         "noise": type(denoiser.get_layer("denoising_autoencoder_noise")).__name__,
         "regularizer": type(sparse.get_layer("sparse_autoencoder_code").activity_regularizer).__name__,
@@ -85,7 +102,8 @@ FRESH_PROCESS = textwrap.dedent("""
 def test_saved_models_load_in_a_fresh_process_after_import_dlcourse(tmp_path):
     x = np.random.default_rng(0).random((3, 8, 8, 1)).astype("float32")
     np.save(tmp_path / "x.npy", x)
-    encoder = build_vae_encoder(input_shape=(8, 8, 1), filters=(2, 4), dense_units=4, seed=3)
+    # the notes' sigma encoder: its LogVariance layer must reload too
+    encoder = build_vae_encoder(input_shape=(8, 8, 1), filters=(2, 4), dense_units=4, seed=3, encoder_output="sigma")
     denoiser = build_denoising_autoencoder(input_shape=(8, 8, 1), filters=(4, 2), noise="masking")
     sparse = build_sparse_autoencoder(input_dim=10, units=4, sparsity="kl")
     paths = [artifacts.save_model(encoder, tmp_path / "vae_encoder.h5"),
@@ -97,6 +115,7 @@ def test_saved_models_load_in_a_fresh_process_after_import_dlcourse(tmp_path):
     assert result.returncode == 0, result.stderr[-2000:]
     reply = json.loads(result.stdout.strip().splitlines()[-1])
     np.testing.assert_allclose(reply["z_mean"], encoder.predict(x, verbose=0)[0], rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(reply["z_log_var"], encoder.predict(x, verbose=0)[1], rtol=1e-5, atol=1e-6)
     assert reply["denoised"] == pytest.approx(float(np.sum(denoiser.predict(x, verbose=0))), rel=1e-5)
     assert (reply["noise"], reply["regularizer"]) == ("MaskingNoise", "KLSparsityRegularizer")
     keras.backend.clear_session()

@@ -83,6 +83,7 @@ def assert_same_weights(first, second):
 LAB16 = ["--dataset", "sample", "--epochs", "6", "--batch-size", FULL_BATCH]
 
 
+@pytest.mark.long  # starts its own processes: CI runs it with -m long
 @pytest.mark.parametrize("how", ["kill -9", "SIGTERM"])
 def test_a_killed_lab_resumes_at_its_last_epoch(how, tmp_path, capsys):
     process = start_lab("16", tmp_path / "run", *LAB16)
@@ -188,7 +189,7 @@ def test_gan_lab_resumes_with_both_optimizers(tmp_path, monkeypatch, capsys):
 
 def test_multi_model_lab_does_not_retrain_a_finished_model(tmp_path, monkeypatch, capsys):
     flags = ["--dataset", "sample", "--epochs", "3", "--optimizers", "sgd", "adam", "--hidden-units", "16",
-             "--batch-size", FULL_BATCH]
+             "--batch-size", FULL_BATCH, "--experiments", "optimizers"]
     folder = tmp_path / "run" / "03_deep_ffn"
     with pytest.raises(SystemExit), interrupt_after_saving("history_adam", 1):
         run_lab("03", tmp_path / "run", *flags)
@@ -300,7 +301,7 @@ def test_new_run_removes_an_old_run_record_and_help_lists_the_flags(tmp_path, ca
 GAN_FLAGS = ["--dataset", "sample", "--epochs", "4", "--model", "mlp", "--batch-size", "1437",
              "--score-samples", "32", "--latent-dim", "8"]
 MULTI_FLAGS = ["--dataset", "sample", "--epochs", "4", "--optimizers", "sgd", "adam", "--hidden-units", "16",
-               "--batch-size", FULL_BATCH]
+               "--batch-size", FULL_BATCH, "--experiments", "optimizers"]
 
 
 @pytest.mark.long

@@ -72,6 +72,27 @@ def test_gru_notes_convention_is_keras_with_z_replaced_by_one_minus_z():
         cells.gru_step(x[:, 0], np.zeros((3, 5)), *weights, convention="pytorch")
 
 
+def test_peephole_lstm_with_zero_peepholes_is_the_lstm_and_each_peephole_matters():
+    """001 Q4's peephole LSTM: p = 0 gives the LSTM; i and f read C_{t-1}, o reads C_t."""
+    x = _inputs(seed=6)
+    rng = np.random.default_rng(7)
+    kernel, recurrent_kernel, bias = (rng.normal(scale=0.5, size=shape) for shape in ((4, 24), (6, 24), (24,)))
+    outputs, h, c = cells.peephole_lstm_forward(x, kernel, recurrent_kernel, bias, np.zeros((3, 6)))
+    expected = cells.lstm_forward(x, kernel, recurrent_kernel, bias)
+    for ours, theirs in zip((outputs, h, c), expected):
+        np.testing.assert_allclose(ours, theirs, rtol=1e-12, atol=1e-14)
+    # One step by hand from h = c = 0 with p_o = 1: o = σ(a_o + c_1), c_1 = σ(a_i) tanh(a_c).
+    peephole = np.zeros((3, 6))
+    peephole[2] = 1.0
+    a = x[:, 0] @ kernel + bias
+    c1 = cells.sigmoid(a[:, :6]) * np.tanh(a[:, 12:18])
+    h1, c_step = cells.peephole_lstm_step(x[:, 0], np.zeros((3, 6)), np.zeros((3, 6)), kernel, recurrent_kernel,
+                                          bias, peephole)
+    np.testing.assert_allclose(c_step, c1, rtol=1e-12)
+    np.testing.assert_allclose(h1, cells.sigmoid(a[:, 18:] + c1) * np.tanh(c1), rtol=1e-12)
+    assert cells.peephole_lstm_parameter_count(10, 20) == 2480 + 60
+
+
 # (d_x, d_h) sizes for the formula checks; (10, 20) is the worked example below.
 SIZES = [(1, 1), (3, 7), (10, 20), (128, 64)]
 

@@ -68,9 +68,10 @@ def _list(args):
             where = f"{path} ({_size(path)})" if path else f"missing ({remote.url})"
             print(f"  {remote.name:28} {where}\n  {'':28} pinned: {_pin(remote)}")
     for name, dataset in specs.DATASETS.items():
-        if dataset.embedded:
-            print(f"{name}: embedded (generated, no download), classes: "
-                  f"{', '.join(dataset.class_names)}")
+        if dataset.embedded:  # a text corpus's "classes" are its characters: described, not listed
+            classes = ("" if dataset.kind == "characters"
+                       else f", classes: {', '.join(dataset.class_names)}")
+            print(f"{name}: embedded (no download): {dataset.description}{classes}")
     return 0
 
 

@@ -16,16 +16,19 @@ Kinds:
   :func:`dlcourse.data.text.prepare` with the text options.
 - ``"photos"``: an archive of one JPEG folder per class (the flowers), extracted once, decoded
   and resized to the ``image_size`` option: ``reader(folder, class_names, image_size)``.
+- ``"characters"``: an embedded text as integer character windows; ``reader(split, **options)``
+  returns ``(x, y)`` int32 ``(N, sequence_length)``, ``y`` the next character's id at every
+  position; the class names are the characters (:mod:`dlcourse.data.characters`).
 """
 
 import dataclasses
 import types
 
-from dlcourse.data import embedded, readers, registry, reviews, text
+from dlcourse.data import characters, embedded, readers, registry, reviews, text
 from dlcourse.errors import UserError
 
 TEXT_OPTIONS = tuple(text.IMDB_OPTIONS) + tuple(text.SEQUENCE_OPTIONS)
-KINDS = ("images", "sequences", "photos")  # one loader each in dlcourse.data.loading
+KINDS = ("images", "sequences", "photos", "characters")  # one loader each in dlcourse.data.loading
 
 
 @dataclasses.dataclass(frozen=True)
@@ -127,6 +130,11 @@ DATASETS = {
         description="generated movie reviews in the IMDB integer format, 2000 train / 500 test",
         reader=reviews.raw_sequences, options=TEXT_OPTIONS + ("return_text",),
         texts=reviews.shuffled_texts, word_index=lambda paths: reviews.word_index()),
+    "corpus": Dataset(
+        name="corpus", kind="characters", class_names=tuple(characters.VOCABULARY),
+        description="the Book of Genesis (King James Version, public domain) as windows of character "
+                    "ids, first 90% train / last 10% test, 60 characters",
+        reader=characters.read_split, options=tuple(characters.CHARACTER_OPTIONS)),
 }
 
 # Read-only views for callers; the package itself reads DATASETS (patch that one in tests).

@@ -197,7 +197,7 @@ class GAN(keras.Model):
         self.real_label = float(real_label)
         # Build the optimizers' slots now, outside the replica context that fit() trains in.
         self.d_optimizer.build(self.discriminator.trainable_variables)
-        self.g_optimizer.build(self.generator.trainable_variables)
+        self.g_optimizer.build(self._generator_variables())
         if self.optimizer is not None and not self.optimizer.built:
             # compile()'s default optimizer trains nothing here; built empty, a checkpoint
             # (BackupAndRestore builds unbuilt optimizers before loading) saves and loads it alike
@@ -216,7 +216,11 @@ class GAN(keras.Model):
     def load_own_variables(self, store):
         super().load_own_variables(load_seed_state(self, store))
 
-    # Hooks that ConditionalGAN overrides.
+    # Hooks that ConditionalGAN and BiGAN override.
+    def _generator_variables(self):
+        """What ``g_optimizer`` trains: the generator (BiGAN adds its encoder)."""
+        return self.generator.trainable_variables
+
     def _unpack(self, data):
         x, y, _ = keras.utils.unpack_x_y_sample_weight(data)
         noise = None
@@ -263,8 +267,8 @@ class GAN(keras.Model):
             scores = self._discriminate(self._generate(noise, labels, training=True), labels, training=True)
             g_per_example = generator_loss(scores, kind=self.generator_loss, loss_fn=self.loss_fn)
             g_loss = self._loss(g_per_example)
-        gradients = tape.gradient(g_loss, self.generator.trainable_variables)
-        self.g_optimizer.apply_gradients(zip(gradients, self.generator.trainable_variables))
+        gradients = tape.gradient(g_loss, self._generator_variables())
+        self.g_optimizer.apply_gradients(zip(gradients, self._generator_variables()))
 
         # Per-example updates make the trackers exact global means (Mean sums total and count over replicas).
         self.d_loss_tracker.update_state(d_per_example)

@@ -15,7 +15,7 @@ or :class:`~dlcourse.generative.gan.ConditionalGAN`) and its own figures. Both r
         scores = gan_lab.score(run, gan.generator, x_train, y_train, x_test)
         gan_lab.finish(run, gan, history, grids, scores, prefix="dcgan")
 
-The scores (:mod:`dlcourse.generative.scores`) compare ``--score-samples`` images generated from
+Lab 26 (BiGAN) uses the same set-up with its encoder added. The scores (:mod:`dlcourse.generative.scores`) compare ``--score-samples`` images generated from
 ``fixed_noise(score_samples, latent_dim, seed + 1)`` with as many real test images, through a classifier
 trained on the lab's training images; run.json's ``scoring`` records those settings, so a saved
 generator can be re-scored.
@@ -40,12 +40,13 @@ SMOKE_SCORE_SAMPLES = 100  # ten per class for lab 15's conditional accuracy
 GRID_SAMPLES = 64  # images in an unconditional samples_epoch_XXX.png (8 x 8)
 
 
-def add_arguments(parser, *, score_samples=2000):
+def add_arguments(parser, *, score_samples=2000, latent_dim=100):
     """The GAN labs' own flags: latent size, generator loss, real label and scored images.
 
     (``--learning-rate`` comes from :func:`dlcourse.training.lab_parser` with :data:`LEARNING_RATE`.)
     """
-    parser.add_argument("--latent-dim", type=positive_int, default=100, help="noise dimensions (default 100)")
+    parser.add_argument("--latent-dim", type=positive_int, default=latent_dim,
+                        help="noise dimensions (default %(default)s)")
     parser.add_argument("--generator-loss", choices=GENERATOR_LOSSES, default="non_saturating",
                         help="non_saturating: -log D(G(z)) (notes 001/002); minimax: log(1 - D(G(z))) (003)")
     parser.add_argument("--real-label", type=probability_label, default=1.0,

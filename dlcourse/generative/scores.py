@@ -14,6 +14,9 @@ MNIST CLASSIFIER the package trains (:func:`train_feature_classifier`,
 :func:`dlcourse.models.gan.build_gan_feature_classifier`). The numbers are therefore only comparable
 between runs scored with the same classifier; they are NOT comparable with published FID / IS values.
 That is why they are called ``frechet_classifier_distance`` and ``classifier_score``.
+
+Precision and recall (003 §4.8.2.3; Kynkäänniemi et al. 2019's k-nearest-neighbour manifolds) work on any
+feature vectors: :func:`precision_recall` (lab 25 scores 2-D points directly).
 """
 
 import warnings
@@ -32,6 +35,8 @@ __all__ = [
     "feature_model",
     "score_images",
     "to_signed_unit",
+    "knn_radii",
+    "precision_recall",
 ]
 
 SCORE_NOTE = ("Frechet distance and Inception-Score-style score use a small MNIST classifier trained by "
@@ -96,6 +101,70 @@ def classifier_score(probabilities, *, splits=1):
         kl = np.sum(part * (np.log(part) - np.log(marginal)), axis=1)
         scores.append(np.exp(kl.mean()))
     return float(np.mean(scores))
+
+
+def _pairwise_distances(a, b):
+    """Euclidean distances ``(len(a), len(b))`` between the rows of two float64 arrays."""
+    squared = np.sum(a ** 2, axis=1)[:, None] + np.sum(b ** 2, axis=1)[None, :] - 2.0 * a @ b.T
+    return np.sqrt(np.clip(squared, 0.0, None))
+
+
+def _as_features(features, name):
+    features = np.asarray(features, dtype="float64")
+    if features.ndim == 1:
+        features = features[:, None]
+    if features.ndim != 2 or not len(features):
+        raise ValueError(f"{name} must be (n, d) features with n >= 1; got shape {features.shape}")
+    return features.reshape(len(features), -1)
+
+
+def knn_radii(features, *, k=3, batch_size=1024):
+    """Distance from each of ``(n, d)`` features to its ``k``-th nearest OTHER feature (``n > k`` needed).
+
+    The radius of each point's ball in Kynkäänniemi et al.'s (2019) k-NN estimate of a manifold.
+    """
+    features = _as_features(features, "features")
+    if not 1 <= k < len(features):
+        raise ValueError(f"need 1 <= k < number of features; got k={k}, n={len(features)}")
+    radii = []
+    for start in range(0, len(features), batch_size):
+        distances = _pairwise_distances(features[start:start + batch_size], features)
+        # column k of the sorted row: column 0 is the point itself (distance 0)
+        radii.append(np.partition(distances, k, axis=1)[:, k])
+    return np.concatenate(radii)
+
+
+def _share_inside(points, centres, radii, batch_size):
+    """Share of ``points`` within ``radii[j]`` of some ``centres[j]`` (inside the k-NN manifold)."""
+    inside = []
+    for start in range(0, len(points), batch_size):
+        distances = _pairwise_distances(points[start:start + batch_size], centres)
+        inside.append(np.any(distances <= radii[None, :] * (1.0 + 1e-9) + 1e-12, axis=1))
+    return float(np.mean(np.concatenate(inside)))
+
+
+def precision_recall(real_features, generated_features, *, k=3, batch_size=1024):
+    """Precision and recall of generated samples (003 §4.8.2.3), Kynkäänniemi et al. 2019's k-NN version.
+
+    The handbook names them (fidelity and coverage) without a definition. Each set's manifold is the
+    union of balls around its points, of radius the distance to the point's ``k``-th nearest neighbour
+    in the same set (:func:`knn_radii`; the paper uses k = 3). Then
+
+    * ``precision`` = share of GENERATED samples inside the REAL manifold (are the samples realistic?);
+    * ``recall`` = share of REAL samples inside the GENERATED manifold (is the data covered?).
+
+    Features are any ``(n, d)`` vectors: points themselves for 2-D data, a network's features for images.
+    Identical sets give (1, 1); samples of half of the real modes give precision 1, recall about 1/2.
+    Returns a dict ``{"precision": p, "recall": r}`` of floats in [0, 1].
+    """
+    real = _as_features(real_features, "real_features")
+    generated = _as_features(generated_features, "generated_features")
+    if real.shape[1] != generated.shape[1]:
+        raise ValueError(f"real and generated features differ in size: {real.shape[1]} vs {generated.shape[1]}")
+    real_radii = knn_radii(real, k=k, batch_size=batch_size)
+    generated_radii = knn_radii(generated, k=k, batch_size=batch_size)
+    return {"precision": _share_inside(generated, real, real_radii, batch_size),
+            "recall": _share_inside(real, generated, generated_radii, batch_size)}
 
 
 def train_feature_classifier(images, labels, *, num_classes=10, epochs=3, batch_size=128, learning_rate=1e-3,

@@ -23,7 +23,8 @@ import json
 import pathlib
 
 MANIFEST_DIRECTORY = pathlib.Path(__file__).resolve().parent / "manifests"
-CHECK_KINDS = {"accuracy", "reconstruction_mse", "generator_output", "truth_table"}
+CHECK_KINDS = {"accuracy", "reconstruction_mse", "generator_output", "truth_table", "per_step_accuracy", "sequence_accuracy",
+               "ring_modes_covered", "perplexity"}
 
 
 class ManifestError(ValueError):

@@ -118,7 +118,56 @@ def truth_table(model, check, request):
     return float(np.mean(predicted == np.array(TRUTH_TABLES[check["table"]])))
 
 
+def per_step_accuracy(model, check, request):
+    """Per-step accuracy on a generated sequence task (``dlcourse.data.sequence_modes``, lab 20): the
+    check's ``task`` drawn with the held-out seed (``seed``, default HELD_OUT_SEED), argmax of the
+    model's (batch, T, classes) output, over the steps the task's mask keeps (padding left out)."""
+    from dlcourse.data import sequence_modes
+
+    seed = int(check.get("seed", sequence_modes.HELD_OUT_SEED))
+    x, y, mask = sequence_modes.generate(check["task"], int(check.get("limit", 1000)), seed=seed)
+    return sequence_modes.masked_step_accuracy(y, _predict(model, x), mask)
+
+
+def ring_modes_covered(model, check, request):
+    """Modes of the ring of Gaussians (``dlcourse.data.ring``, lab 25) that a 2-D generator covers:
+    ``count`` (default 2000) points generated from N(0, I) noise drawn with ``seed`` (default 0), a
+    mode covered when at least 2% of them lie within 3 std of its centre."""
+    from dlcourse.data import ring
+
+    rng = np.random.default_rng(int(check.get("seed", 0)))
+    noise = rng.standard_normal((int(check.get("count", 2000)), *model.inputs[0].shape[1:])).astype("float32")
+    return float(ring.mode_statistics(_predict(model, noise))["modes_covered"])
+
+
+def perplexity(model, check, request):
+    """exp(mean cross-entropy per character) of a language model's logits on the held-out windows
+    (``corpus``: the end of the text, never trained on; lab 22); a uniform guess scores the vocabulary size."""
+    from dlcourse.models.language_model import perplexity as measure
+
+    x, y = _held_out(check, request, int(check.get("limit", 500)))
+    return measure(model, x, y)
+
+
+def sequence_accuracy(model, check, request):
+    """Greedy-decoded accuracy of an encoder-decoder on lab 21's generated task (``dlcourse.data.translation``),
+    on strings drawn with its HELD_OUT_SEED (never the training seed): exact-sequence accuracy, or per-token
+    with ``"per_token": true``; ``load_options`` give the task and the length range."""
+    from dlcourse import sequence_decoding
+    from dlcourse.data import translation
+
+    pairs = translation.make_pairs(int(check.get("limit", 1000)), seed=translation.HELD_OUT_SEED, split="held_out",
+                                   **check.get("load_options", {}))
+    predicted = sequence_decoding.greedy_decode(model, pairs.encoder_input, pairs.target.shape[1])
+    score = sequence_decoding.token_accuracy if check.get("per_token") else sequence_decoding.sequence_accuracy
+    return score(predicted, pairs.target)
+
+
 KINDS = {
+    "sequence_accuracy": sequence_accuracy,
+    "perplexity": perplexity,
+    "ring_modes_covered": ring_modes_covered,
+    "per_step_accuracy": per_step_accuracy,
     "accuracy": accuracy,
     "reconstruction_mse": reconstruction_mse,
     "generator_output": generator_output,

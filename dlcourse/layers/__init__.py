@@ -8,6 +8,9 @@ after only ``import dlcourse``. Add a new module's import here.
 from dlcourse.layers.pooling import *  # noqa: F401,F403
 from dlcourse.layers.lenet import *  # noqa: F401,F403
 from dlcourse.layers.sampling import *  # noqa: F401,F403
+from dlcourse.layers.transformer import *  # noqa: F401,F403
+from dlcourse.layers.recurrent import *  # noqa: F401,F403
+from dlcourse.layers.language import *  # noqa: F401,F403
 
 # Custom augmentation layers live beside the augmentation pipeline they belong to; importing it here
 # registers them, so a model with augmentation at its front reloads after only ``import dlcourse``.

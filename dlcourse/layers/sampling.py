@@ -11,7 +11,7 @@ from keras import ops
 
 from dlcourse import compat
 
-__all__ = ["Sampling", "MaskingNoise", "KLSparsityRegularizer", "BatchMeanL1", "kl_sparsity", "replica_normal"]
+__all__ = ["Sampling", "LogVariance", "MaskingNoise", "KLSparsityRegularizer", "BatchMeanL1", "kl_sparsity", "replica_normal"]
 
 
 def replica_normal(shape, seed, dtype="float32"):
@@ -31,6 +31,27 @@ def replica_normal(shape, seed, dtype="float32"):
     draws = tf.random.stateless_normal(tf.stack([shape[0] * replicas, *shape[1:]]), seed=seed, dtype=dtype)
     start = tf.cast(context.replica_id_in_sync_group, tf.int32) * shape[0]
     return draws[start:start + shape[0]]
+
+
+@keras.saving.register_keras_serializable(package="dlcourse")
+class LogVariance(keras.layers.Layer):
+    """``log sigma^2 = 2 log sigma`` of a standard deviation ``sigma > 0``.
+
+    The notes' VAE encoder outputs sigma (003 §5.2.1; docs/SOURCES.md, erratum B32):
+    ``build_vae_encoder(encoder_output="sigma")`` keeps that head (softplus, so sigma > 0) and
+    converts it here, so the encoder still returns ``[z_mean, z_log_var, z]`` for the VAE's loss.
+    ``floor`` keeps the logarithm finite when softplus underflows.
+    """
+
+    def __init__(self, floor=1e-6, **kwargs):
+        super().__init__(**kwargs)
+        self.floor = float(floor)
+
+    def call(self, sigma):
+        return 2.0 * ops.log(ops.maximum(sigma, self.floor))
+
+    def get_config(self):
+        return {**super().get_config(), "floor": self.floor}
 
 
 @keras.saving.register_keras_serializable(package="dlcourse")

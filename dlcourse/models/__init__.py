@@ -23,10 +23,21 @@ from dlcourse.models import (
     autoencoder,
     vae,
     adversarial_autoencoder,
+    recurrent_modes,
+    seq2seq,
+    language_model,
+    transformer,
+    discriminative,
+    ring_gan,
+    bigan,
+    gan_applications,
+    image_translation,
 )
 
 MODULES = (mlp, cnn, lenet, vgg, googlenet, resnet, transfer, recurrent, gan, autoencoder, vae,
-           adversarial_autoencoder)
+           adversarial_autoencoder, recurrent_modes, seq2seq, language_model, transformer, discriminative,
+           ring_gan, bigan, gan_applications,
+           image_translation)
 
 BUILDERS = {
     name[len("build_"):]: getattr(module, name)

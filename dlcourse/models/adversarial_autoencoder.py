@@ -1,5 +1,6 @@
-"""The adversarial autoencoder (AAE), the notes' encoder-decoder GAN hybrid (Unit V, "Hybrid Models:
-Encoder-Decoder GANs" and "Hybrid Models and Recent Advances": "AAE").
+"""The adversarial autoencoder (AAE), one of the AE-GAN hybrids of Unit V ("Hybrid Models and Recent
+Advances": "AAE", 000 L2200). The notes' "Hybrid Models: Encoder-Decoder GANs" are BiGAN and ALI
+(000 L2257-L2306), whose discriminator sees (x, z) pairs; the AAE's sees codes only.
 
 An autoencoder whose code is pushed towards a prior p(z) = N(0, I) by a discriminator that tells
 encoded codes E(x) from prior samples z ~ p(z) (Makhzani et al. 2015). The decoder is then a

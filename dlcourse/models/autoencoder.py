@@ -18,6 +18,8 @@ __all__ = [
     "build_conv_autoencoder",
     "build_denoising_autoencoder",
     "build_sparse_autoencoder",
+    "build_colorization_autoencoder",
+    "build_linear_probe",
     "extract_encoder",
     "choose_reconstruction_loss",
     "UPSAMPLING_MODES",
@@ -31,7 +33,7 @@ SPARSITY_TYPES = ("l1", "kl")
 
 
 def build_dense_autoencoder(*, input_dim=784, encoder_units=(128, 64, 32), activation="relu",
-                            output_activation="sigmoid", name="dense_autoencoder"):
+                            output_activation="sigmoid", code_activation=None, name="dense_autoencoder"):
     """The notes' dense autoencoder, Listing V-A (Unit V, "Training an auto-encoder").
 
     784 -> 128 -> 64 -> 32 (the code) -> 64 -> 128 -> 784 (sigmoid): 222,384 parameters. The decoder
@@ -39,6 +41,8 @@ def build_dense_autoencoder(*, input_dim=784, encoder_units=(128, 64, 32), activ
     listing), so reshape 28x28 images to 784 first. The bottleneck layer is named
     ``f"{name}_code"``; :func:`extract_encoder` turns it into the encoder the notes say is "used to
     encode similar data for future tasks" but never build.
+    ``code_activation`` (default: ``activation``, the listing's ReLU) sets the bottleneck's alone:
+    ``"linear"`` keeps a tiny code (2 units for a 2-D map) from losing units to ReLU's zero side.
 
     Returns:
         ``keras.Model`` ``(batch, input_dim) -> (batch, input_dim)``, values in (0, 1) with the
@@ -50,7 +54,7 @@ def build_dense_autoencoder(*, input_dim=784, encoder_units=(128, 64, 32), activ
     x = inputs
     for index, units in enumerate(encoder_units[:-1], start=1):
         x = keras.layers.Dense(units, activation=activation, name=f"{name}_encoder_dense{index}")(x)
-    x = keras.layers.Dense(encoder_units[-1], activation=activation, name=f"{name}_code")(x)
+    x = keras.layers.Dense(encoder_units[-1], activation=code_activation or activation, name=f"{name}_code")(x)
     for index, units in enumerate(reversed(encoder_units[:-1]), start=1):
         x = keras.layers.Dense(units, activation=activation, name=f"{name}_decoder_dense{index}")(x)
     outputs = keras.layers.Dense(input_dim, activation=output_activation, name=f"{name}_output")(x)
@@ -129,6 +133,43 @@ def build_conv_autoencoder(*, input_shape=(28, 28, 1), filters=(16, 8), upsampli
     inputs = keras.Input(shape=input_shape, name=f"{name}_input")
     code = _conv_encoder(inputs, filters, name)  # (batch, H/4, W/4, filters[-1])
     outputs = _conv_decoder(code, filters, input_shape[-1], upsampling, output_activation, name)
+    return keras.Model(inputs, outputs, name=name)
+
+
+def build_colorization_autoencoder(*, input_shape=(32, 32, 1), output_channels=3, filters=(32, 64),
+                                   name="colorization_autoencoder"):
+    """An encoder-decoder that colours grey images (the slides' and handwritten notes' "colouring"
+    application of autoencoders, 004 and 002): the convolutional autoencoder of
+    :func:`build_conv_autoencoder` with a 1-channel input and a ``output_channels``-channel sigmoid
+    output, trained on (grey image, colour image) pairs. 75,075 parameters by default: 320 + 18,496
+    (encoder) + 36,928 + 18,464 + 867 (decoder).
+
+    Returns:
+        ``keras.Model`` ``(batch, H, W, 1) -> (batch, H, W, output_channels)``, values in (0, 1).
+    """
+    _check_image_shape(input_shape, len(filters))
+    inputs = keras.Input(shape=input_shape, name=f"{name}_input")
+    code = _conv_encoder(inputs, filters, name)
+    outputs = _conv_decoder(code, filters, output_channels, "transpose", "sigmoid", name)
+    return keras.Model(inputs, outputs, name=name)
+
+
+def build_linear_probe(*, input_shape=(784,), num_classes=10, encoder=None, name="linear_probe"):
+    """A softmax layer on top of a FROZEN ``encoder`` (the notes' "only the encoder part is used" to
+    encode data for a later task, 000 Unit V), or, without one, on the raw inputs (multinomial
+    logistic regression): the two sides of "is the learned code a better input than the pixels?".
+    7,850 parameters by default (784·10 + 10, no encoder).
+
+    Returns:
+        ``keras.Model`` ``(batch, *input_shape) -> (batch, num_classes)`` probabilities; the encoder's
+        weights are not trainable (``encoder.trainable = False``).
+    """
+    inputs = keras.Input(shape=input_shape, name=f"{name}_input")
+    features = keras.layers.Flatten(name=f"{name}_flatten")(inputs) if len(input_shape) > 1 else inputs
+    if encoder is not None:
+        encoder.trainable = False
+        features = encoder(features, training=False)
+    outputs = keras.layers.Dense(num_classes, activation="softmax", name=f"{name}_softmax")(features)
     return keras.Model(inputs, outputs, name=name)
 
 

@@ -70,7 +70,7 @@ def build_simple_cnn(*, input_shape=(64, 64, 3), num_classes=10, filters=32, ker
 
 def build_cifar10_cnn(*, input_shape=(32, 32, 3), num_classes=10, filters=(32, 64, 64), kernel_size=3,
                       units=64, normalization="batch", groups=8, dropout_rate=0.0,
-                      spatial_dropout_rate=0.0, name="cifar10_cnn"):
+                      spatial_dropout_rate=0.0, kernel_regularizer=None, name="cifar10_cnn"):
     """Listing II-B, the CIFAR-10 CNN, layer for layer (Unit II, "Training of CNN in TensorFlow").
 
     Conv2D(32) -> BN -> MaxPool -> Conv2D(64) -> BN -> MaxPool -> Conv2D(64) -> Flatten -> Dense(64)
@@ -87,6 +87,9 @@ def build_cifar10_cnn(*, input_shape=(32, 32, 3), num_classes=10, filters=(32, 6
         groups: groups for ``normalization="group"`` (must divide 32 and 64).
         dropout_rate: if > 0, a Dropout layer before the output (Unit II, "Dropout"); not in the listing.
         spatial_dropout_rate: if > 0, SpatialDropout2D after each pooling (drops whole feature maps).
+        kernel_regularizer: a weight penalty on every convolution and dense kernel (not the biases),
+            e.g. ``keras.regularizers.L1(1e-4)`` (adds the handbook's λ Σ|w|, 003 §1.4.5) or
+            ``L2(1e-4)`` (λ Σ w², no 1/2); its value is in ``model.losses``. Not in the listing.
 
     Returns:
         A model mapping (batch, *input_shape) to (batch, num_classes) **logits** (no softmax): compile
@@ -100,17 +103,18 @@ def build_cifar10_cnn(*, input_shape=(32, 32, 3), num_classes=10, filters=(32, 6
     x = inputs
     for block in (1, 2):
         x = keras.layers.Conv2D(filters[block - 1], kernel_size, activation="relu",
-                                name=f"{name}_conv{block}")(x)
+                                kernel_regularizer=kernel_regularizer, name=f"{name}_conv{block}")(x)
         norm = normalization_layer(normalization, groups=groups, name=f"{name}_{normalization}_norm{block}")
         if norm is not None:
             x = norm(x)
         x = keras.layers.MaxPooling2D((2, 2), name=f"{name}_pool{block}")(x)
         if spatial_dropout_rate:
             x = keras.layers.SpatialDropout2D(spatial_dropout_rate, name=f"{name}_spatial_dropout{block}")(x)
-    x = keras.layers.Conv2D(filters[2], kernel_size, activation="relu", name=f"{name}_conv3")(x)
+    x = keras.layers.Conv2D(filters[2], kernel_size, activation="relu", kernel_regularizer=kernel_regularizer,
+                            name=f"{name}_conv3")(x)
     x = keras.layers.Flatten(name=f"{name}_flatten")(x)  # (batch, 1024)
-    x = keras.layers.Dense(units, activation="relu", name=f"{name}_dense1")(x)
+    x = keras.layers.Dense(units, activation="relu", kernel_regularizer=kernel_regularizer, name=f"{name}_dense1")(x)
     if dropout_rate:
         x = keras.layers.Dropout(dropout_rate, name=f"{name}_dropout")(x)
-    outputs = keras.layers.Dense(num_classes, name=f"{name}_logits")(x)
+    outputs = keras.layers.Dense(num_classes, kernel_regularizer=kernel_regularizer, name=f"{name}_logits")(x)
     return keras.Model(inputs, outputs, name=name)

@@ -19,7 +19,7 @@ import keras
 
 from dlcourse.layers.lenet import LENET5_C3_CONNECTIONS, PartialConv2D, Subsampling
 
-__all__ = ["build_lenet5", "output_size", "LENET5_TABLE", "LENET5_TOTAL_PARAMS"]
+__all__ = ["build_lenet5", "output_size", "connections", "LENET5_TABLE", "LENET5_TOTAL_PARAMS"]
 
 # layer -> (handbook output shape, handbook trainable parameters, handbook connections); the output
 # layer's row is derived (the handbook gives no count for it).
@@ -38,6 +38,40 @@ LENET5_TOTAL_PARAMS = 60_850  # the handbook's 60,000 (C1..F6) + the output laye
 def output_size(width, kernel_size, padding=0, strides=1):
     """The handbook's (W - F + 2P) / S + 1, with the floor it leaves out."""
     return (width - kernel_size + 2 * padding) // strides + 1
+
+
+def connections(layer):
+    """The handbook's connection count of a built layer, from its shapes (003 §2.10.2).
+
+    ``(input + bias) * feature maps * feature map size``: every output unit is connected to the
+    inputs it reads plus its bias, e.g. C1 (5 * 5 + 1) * 6 * 28 * 28 = 122,304, S2 (2 * 2 + 1) * 6 * 14 * 14
+    = 5,880, C3 (Table I) 1,516 * 10 * 10 = 151,600, F6 (120 + 1) * 84 = 10,164.
+
+    Args:
+        layer: a built ``Conv2D``, :class:`~dlcourse.layers.PartialConv2D`,
+            :class:`~dlcourse.layers.Subsampling` or ``Dense`` layer.
+
+    Returns:
+        The number of connections as an int.
+    """
+    height_width_maps = layer.output.shape[1:]
+    positions = 1
+    for size in height_width_maps[:-1]:
+        positions *= int(size)  # the feature map size (1 for a dense layer)
+    input_channels = int(layer.input.shape[-1])
+    if isinstance(layer, PartialConv2D):  # each output map reads only its Table I inputs
+        kernel = layer.kernel_size[0] * layer.kernel_size[1]
+        return sum(kernel * len(inputs) + 1 for inputs in layer.connections) * positions
+    if isinstance(layer, Subsampling):  # one pool window (no channel mixing) plus the bias, per unit
+        return (layer.pool_size * layer.pool_size + 1) * int(height_width_maps[-1]) * positions
+    if isinstance(layer, keras.layers.AveragePooling2D):  # the Keras variant: the same windows, no bias
+        return layer.pool_size[0] * layer.pool_size[1] * int(height_width_maps[-1]) * positions
+    if isinstance(layer, keras.layers.Conv2D):
+        kernel = layer.kernel_size[0] * layer.kernel_size[1]
+        return (kernel * input_channels + 1) * layer.filters * positions
+    if isinstance(layer, keras.layers.Dense):
+        return (input_channels + 1) * layer.units
+    raise TypeError(f"no connection count for a {type(layer).__name__} layer")
 
 
 def build_lenet5(*, input_shape=(32, 32, 1), num_classes=10, activation="tanh", faithful=True,

@@ -1,4 +1,5 @@
-"""Builders: recurrent networks of Unit III (SimpleRNN, LSTM, GRU, bidirectional LSTM and RNN).
+"""Builders: recurrent networks of Unit III (SimpleRNN, LSTM, GRU, peephole LSTM, bidirectional LSTM,
+RNN and GRU).
 
 The notes (Unit III, "Variants of RNNs", "Bidirectional LSTMs", "Bidirectional RNNs"; handbook
 chapter 3) print no code, no dataset and no sizes, so the sizes here are the package's choice and
@@ -9,11 +10,15 @@ the handbook's sliding-window MLP (003 §3.3.3) it is compared with.
 
 import keras
 
-__all__ = ["build_sentiment_model", "build_sequence_predictor", "build_window_mlp",
-           "SENTIMENT_VARIANTS", "CELLS", "recurrent_layer"]
+from dlcourse.layers.recurrent import peephole_lstm
 
-CELLS = {"rnn": keras.layers.SimpleRNN, "lstm": keras.layers.LSTM, "gru": keras.layers.GRU}
-"""The three recurrent cells of Unit III, by the names the package uses for them."""
+__all__ = ["build_sentiment_model", "build_sequence_predictor", "build_window_mlp",
+           "SENTIMENT_VARIANTS", "DEFAULT_SENTIMENT_MODELS", "CELLS", "recurrent_layer"]
+
+CELLS = {"rnn": keras.layers.SimpleRNN, "lstm": keras.layers.LSTM, "gru": keras.layers.GRU,
+         "peephole": peephole_lstm}
+"""The three recurrent cells of Unit III and the peephole LSTM of 001 Q4 ("Different Variants on
+LSTM"; ``dlcourse.layers.recurrent``), by the names the package uses for them."""
 
 SENTIMENT_VARIANTS = {
     "rnn": dict(cell="rnn"),
@@ -23,19 +28,28 @@ SENTIMENT_VARIANTS = {
     "bilstm": dict(cell="lstm", bidirectional=True, merge_mode="sum"),
     # Unit III, "Bidirectional RNNs": h_t = concat(forward h_t, backward h_t).
     "birnn": dict(cell="rnn", bidirectional=True, merge_mode="concat"),
+    # The same bidirectional reading with the notes' GRU cell, directions concatenated as the BiRNN.
+    "bigru": dict(cell="gru", bidirectional=True, merge_mode="concat"),
+    # 001 Q4, "Peephole Connections": gates that also see the cell state (opt-in in lab 12).
+    "peephole": dict(cell="peephole"),
 }
-"""The five models of lab 12: ``build_sentiment_model(**SENTIMENT_VARIANTS[key])``; saved as
+"""The models of lab 12: ``build_sentiment_model(**SENTIMENT_VARIANTS[key])``; saved as
 ``sentiment_<key>.h5``."""
+
+DEFAULT_SENTIMENT_MODELS = ("rnn", "lstm", "gru", "bilstm", "birnn", "bigru")
+"""The six models lab 12 trains by default (``peephole`` only with ``--models``)."""
 
 MERGE_MODES = ("concat", "sum", "ave", "mul")
 
 
 def recurrent_layer(cell, units, *, return_sequences=False, bidirectional=False, merge_mode="concat",
                     name=None, **cell_kwargs):
-    """One Keras recurrent layer for ``cell`` in ``rnn | lstm | gru``, optionally bidirectional.
+    """One Keras recurrent layer for ``cell`` in ``rnn | lstm | gru | peephole``, optionally bidirectional.
 
-    The GRU keeps Keras' default ``reset_after=True`` (one extra bias vector per gate, 3·units more
-    parameters than the classic GRU the notes describe); ``dlcourse.scratch.cells`` explains both.
+    ``peephole`` is ``keras.layers.RNN(PeepholeLSTMCell(units))`` (``dlcourse.layers.recurrent``:
+    an LSTM whose gates see the cell state, 3·units more parameters). The GRU keeps Keras' default
+    ``reset_after=True`` (one extra bias vector per gate, 3·units more parameters than the classic GRU
+    the notes describe); ``dlcourse.scratch.cells`` explains both.
     """
     if cell not in CELLS:
         raise ValueError(f"cell must be one of {sorted(CELLS)}, got {cell!r}")
@@ -64,7 +78,7 @@ def build_sentiment_model(*, cell="lstm", bidirectional=False, merge_mode="conca
     sizes); that example stacks two bidirectional LSTMs (``num_layers=2``).
 
     Args:
-        cell: ``"rnn"`` (SimpleRNN), ``"lstm"`` or ``"gru"``.
+        cell: ``"rnn"`` (SimpleRNN), ``"lstm"``, ``"gru"`` or ``"peephole"`` (peephole LSTM, 001 Q4).
         bidirectional: wrap each recurrent layer in ``keras.layers.Bidirectional``.
         merge_mode: how the directions combine: ``"concat"``, ``"sum"``, ``"ave"`` or ``"mul"``.
         num_layers: stacked recurrent layers.

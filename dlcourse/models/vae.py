@@ -8,9 +8,9 @@ space can be plotted). The training wrapper is :class:`dlcourse.generative.vae.V
 
 import keras
 
-from dlcourse.layers.sampling import Sampling
+from dlcourse.layers.sampling import LogVariance, Sampling
 
-__all__ = ["build_vae_encoder", "build_vae_decoder"]
+__all__ = ["ENCODER_OUTPUTS", "build_vae_encoder", "build_vae_decoder"]
 
 
 def _check_shape(shape, num_stages):
@@ -20,14 +20,20 @@ def _check_shape(shape, num_stages):
                          f"divisible by {factor}; got {shape}")
 
 
+ENCODER_OUTPUTS = ("log_var", "sigma")  # what the second head predicts: log sigma^2, or the notes' sigma
+
+
 def build_vae_encoder(*, input_shape=(28, 28, 1), latent_dim=2, filters=(32, 64), dense_units=16,
-                      seed=None, name="vae_encoder"):
+                      seed=None, encoder_output="log_var", name="vae_encoder"):
     """VAE encoder q(z|x): image -> ``[z_mean, z_log_var, z]``.
 
     3x3 stride-2 ``Conv2D`` per entry of ``filters`` (relu) -> ``Flatten`` -> ``Dense(dense_units,
     relu)`` -> two linear heads ``z_mean`` and ``z_log_var`` -> :class:`Sampling` (``z = mu +
     exp(0.5 log sigma^2) * epsilon``). 69,076 parameters by default. The notes' encoder outputs the
     standard deviation sigma (003 §5.2.1); predicting ``log sigma^2`` is the usual, unconstrained choice.
+    ``encoder_output="sigma"`` builds the notes' encoder: a softplus head ``z_sigma`` (sigma > 0, the
+    same parameters) converted by :class:`~dlcourse.layers.LogVariance` to ``log sigma^2``, so the
+    outputs (and the VAE's loss) stay the same (docs/SOURCES.md, erratum B32).
 
     Returns:
         ``keras.Model`` ``(batch, *input_shape) -> [(batch, latent_dim)] * 3``: z_mean, z_log_var, z.
@@ -43,7 +49,13 @@ def build_vae_encoder(*, input_shape=(28, 28, 1), latent_dim=2, filters=(32, 64)
     x = keras.layers.Flatten(name=f"{name}_flatten")(x)  # (batch, 7 * 7 * 64) for MNIST
     x = keras.layers.Dense(dense_units, activation="relu", name=f"{name}_dense")(x)
     z_mean = keras.layers.Dense(latent_dim, name=f"{name}_z_mean")(x)
-    z_log_var = keras.layers.Dense(latent_dim, name=f"{name}_z_log_var")(x)
+    if encoder_output not in ENCODER_OUTPUTS:
+        raise ValueError(f"encoder_output must be one of {ENCODER_OUTPUTS}; got {encoder_output!r}")
+    if encoder_output == "sigma":
+        z_sigma = keras.layers.Dense(latent_dim, activation="softplus", name=f"{name}_z_sigma")(x)
+        z_log_var = LogVariance(name=f"{name}_z_log_var")(z_sigma)
+    else:
+        z_log_var = keras.layers.Dense(latent_dim, name=f"{name}_z_log_var")(x)
     z = Sampling(seed=seed, name=f"{name}_sampling")([z_mean, z_log_var])
     return keras.Model(inputs, [z_mean, z_log_var, z], name=name)
 

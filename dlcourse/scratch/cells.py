@@ -1,5 +1,5 @@
-"""LSTM and GRU cells in NumPy that reproduce Keras' layers given the same weights, and the
-parameter-count formulas of Unit III.
+"""LSTM, peephole LSTM and GRU cells in NumPy that reproduce Keras' layers (and the package's
+peephole cell) given the same weights, and the parameter-count formulas of Unit III.
 
 LSTM (handbook 003 §3.9.2; 000 Unit III prints no LSTM equations: docs/SOURCES.md, erratum A33):
     f_t = σ(W_f [h_{t-1}, x_t] + b_f)      i_t = σ(W_i [h_{t-1}, x_t] + b_i)
@@ -8,6 +8,11 @@ LSTM (handbook 003 §3.9.2; 000 Unit III prints no LSTM equations: docs/SOURCES.
 The gates are continuous values in (0, 1), not the binary keep/forget of the Q&A sheet. Keras stores
 ``W [h, x]`` as two matrices, ``x @ kernel + h @ recurrent_kernel``, with the four gates
 side by side in the order **i, f, c, o** (``kernel`` is ``(d_x, 4 d_h)``).
+
+Peephole LSTM (001 Q4, "Peephole Connections", L379-L381: the gates "look at the cell state"):
+the input and forget gates add p_i ⊙ C_{t-1}, p_f ⊙ C_{t-1}, the output gate p_o ⊙ C_t, with diagonal
+weights p (Gers & Schmidhuber 2000; docs/SOURCES.md, erratum B60); 3 d_h parameters more than the LSTM.
+``dlcourse.layers.recurrent.PeepholeLSTMCell`` is the Keras cell.
 
 GRU (000 Unit III, "Gated Recurrent Units", L1598-L1606, only the candidate and update; erratum A34):
     z_t = σ(W_z [h_{t-1}, x_t])   r_t = σ(W_r [h_{t-1}, x_t])   (not printed; Cho et al. 2014)
@@ -56,6 +61,37 @@ def lstm_forward(x, kernel, recurrent_kernel, bias, *, h0=None, c0=None):
     outputs = []
     for t in range(x.shape[1]):
         h, c = lstm_step(x[:, t], h, c, kernel, recurrent_kernel, bias)
+        outputs.append(h)
+    return np.stack(outputs, axis=1), h, c
+
+
+def peephole_lstm_step(x_t, h, c, kernel, recurrent_kernel, bias, peephole):
+    """One peephole LSTM step (001 Q4, "Peephole Connections"; Gers & Schmidhuber 2000).
+
+    Keras' LSTM layout plus ``peephole`` ``(3, d_h)`` (rows p_i, p_f, p_o, diagonal): the input and
+    forget gates add ``p ⊙ c_{t-1}``, the output gate ``p_o ⊙ c_t``, the cell state just computed.
+    The oracle of ``dlcourse.layers.recurrent.PeepholeLSTMCell``. Returns ``(h_t, c_t)``.
+    """
+    units = h.shape[-1]
+    a = x_t @ kernel + h @ recurrent_kernel + bias
+    i = sigmoid(a[:, :units] + peephole[0] * c)  # sees c_{t-1}
+    f = sigmoid(a[:, units:2 * units] + peephole[1] * c)  # sees c_{t-1}
+    c = f * c + i * np.tanh(a[:, 2 * units:3 * units])
+    o = sigmoid(a[:, 3 * units:] + peephole[2] * c)  # sees c_t
+    return o * np.tanh(c), c
+
+
+def peephole_lstm_forward(x, kernel, recurrent_kernel, bias, peephole, *, h0=None, c0=None):
+    """Run :func:`peephole_lstm_step` over ``x`` ``(batch, T, d_x)``. Returns ``(outputs, h_T, c_T)``.
+
+    Pass ``keras.layers.RNN(PeepholeLSTMCell(...)).get_weights()`` as the five weights.
+    """
+    units = recurrent_kernel.shape[0]
+    h = np.zeros((x.shape[0], units), x.dtype) if h0 is None else h0
+    c = np.zeros_like(h) if c0 is None else c0
+    outputs = []
+    for t in range(x.shape[1]):
+        h, c = peephole_lstm_step(x[:, t], h, c, kernel, recurrent_kernel, bias, peephole)
         outputs.append(h)
     return np.stack(outputs, axis=1), h, c
 
@@ -123,6 +159,11 @@ def lstm_parameter_count(input_dim, units):
     return 4 * rnn_parameter_count(input_dim, units)
 
 
+def peephole_lstm_parameter_count(input_dim, units):
+    """Peephole LSTM: an LSTM's 4 d_h (d_x + d_h + 1) plus the three diagonal peepholes, 3 d_h."""
+    return lstm_parameter_count(input_dim, units) + 3 * units
+
+
 def gru_parameter_count(input_dim, units, *, reset_after=True):
     """GRU: three gate layers, 3 d_h (d_x + d_h + 1); Keras' default ``reset_after=True`` adds a
     second bias vector per gate, 3 d_h more (3 d_h (d_x + d_h + 2))."""
@@ -136,7 +177,9 @@ def lstm_extra_parameters(input_dim, units):
 
 def parameter_count_table(sizes):
     """The formulas beside Keras' own counts for each ``(d_x, d_h)`` in ``sizes`` (lab 13's table)."""
-    import keras
+    import keras  # the rest of this module is NumPy only
+
+    from dlcourse.layers.recurrent import peephole_lstm
 
     def keras_count(layer, input_dim):
         layer.build((None, 2, input_dim))
@@ -150,6 +193,8 @@ def parameter_count_table(sizes):
             rnn_keras=keras_count(keras.layers.SimpleRNN(units), input_dim),
             lstm=lstm_parameter_count(input_dim, units),
             lstm_keras=keras_count(keras.layers.LSTM(units), input_dim),
+            peephole_lstm=peephole_lstm_parameter_count(input_dim, units),
+            peephole_lstm_keras=keras_count(peephole_lstm(units), input_dim),
             gru_classic=gru_parameter_count(input_dim, units, reset_after=False),
             gru_classic_keras=keras_count(keras.layers.GRU(units, reset_after=False), input_dim),
             gru=gru_parameter_count(input_dim, units),

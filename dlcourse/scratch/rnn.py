@@ -11,6 +11,11 @@ after every time step (an online, RTRL-like scheme); true BPTT, implemented here
 sequence, sums the losses and computes one gradient. Their vanishing-gradient formula is schematic;
 :func:`loss_and_gradients` returns the exact ∂L/∂h_t for every t, which is what lab 13 plots.
 
+Truncated BPTT (each loss term travels back at most k steps: ``truncate=k``; :func:`truncation_table`
+measures what it keeps of the full gradient; it is no cure for vanishing gradients, erratum A52)
+and the notes' own scheme, one update per time step (:func:`per_step_updates`, :func:`sgd_train`
+``scheme="per_step"``), are here too, so lab 13 can set them beside true BPTT.
+
 Arrays are batch-first like Keras: ``x`` is ``(batch, T, d_x)``, hidden states ``(batch, d_h)``.
 Matrices keep the notes' orientation (``W_xh`` is ``(d_h, d_x)``, so ``W_xh x_t`` is ``x @ W_xh.T``);
 :meth:`RNNParameters.to_keras` transposes them into Keras' ``SimpleRNN`` and ``Dense`` layout.
@@ -149,6 +154,131 @@ def loss_and_gradients(params, x, y, *, loss_on="last", h0=None, activation="tan
                 hidden_gradients[:, t - 1] += dh
                 dh = backward_step(t, dh)
     return loss, grads, hidden_gradients
+
+
+def sgd_step(params, grads, learning_rate):
+    """A new :class:`RNNParameters` with θ − η ∂L/∂θ for every weight."""
+    return RNNParameters(**{name: value - learning_rate * grads[name] for name, value in params.as_dict().items()})
+
+
+def per_step_updates(params, x, y, *, learning_rate, truncate=None, h0=None, activation="tanh"):
+    """The notes' BPTT example (000 L1360-L1374, docs/SOURCES.md, erratum A29): one SGD update per time step.
+
+    For t = 1..T: feed x_t, compute y_t and its loss ``L_t = mean((y_t - target_t)**2)`` alone,
+    backpropagate it through time and update the weights before feeding x_{t+1}. Backpropagating
+    needs h_{t-1}, ..., which were computed with older weights; here step t re-runs the last
+    ``truncate`` steps (all of them when ``None``) with the current weights from the state stored
+    when step ``t - truncate`` was fed (h0 for the first steps), so every gradient is exact for the
+    current weights. True BPTT (:func:`loss_and_gradients` with ``loss_on="all"``) instead sums the
+    T losses and updates once; with ``learning_rate=0`` the per-step gradients add up to it.
+
+    Args:
+        params: :class:`RNNParameters` (not modified).
+        x: inputs ``(batch, T, d_x)``; y: targets ``(batch, T, d_y)`` (one per step).
+        learning_rate: η of every per-step update.
+        truncate: how many steps each L_t travels back (``None``: to step 1).
+
+    Returns:
+        ``dict(params=weights after step T, losses=[L_t before step t's update], gradients=[∂L_t/∂θ],
+        weights=[weights after step t])``.
+    """
+    if truncate is not None and truncate < 1:
+        raise ValueError(f"truncate must be a positive number of steps, got {truncate}")
+    steps = x.shape[1]
+    states = [np.zeros((x.shape[0], params.W_hh.shape[0]), x.dtype) if h0 is None else h0]  # states[t] = h_t
+    result = dict(losses=[], gradients=[], weights=[])
+    for t in range(1, steps + 1):
+        start = 0 if truncate is None else max(t - truncate, 0)
+        window = x[:, start:t]
+        hidden, _ = forward(params, window, h0=states[start], activation=activation)
+        states.append(hidden[:, -1])  # h_t as fed, with the weights before this step's update
+        loss, grads, _ = loss_and_gradients(params, window, y[:, t - 1], loss_on="last", h0=states[start],
+                                            activation=activation)
+        params = sgd_step(params, grads, learning_rate)
+        result["losses"].append(loss)
+        result["gradients"].append(grads)
+        result["weights"].append(params)
+    result["params"] = params
+    return result
+
+
+def gradient_vector(grads):
+    """All weight gradients as one flat vector (in :attr:`RNNParameters.NAMES` order)."""
+    return np.concatenate([np.ravel(grads[name]) for name in RNNParameters.NAMES])
+
+
+def truncation_table(params, x, y, truncations, *, loss_on="all", activation="tanh"):
+    """How much of the full BPTT gradient truncated BPTT keeps, for each k in ``truncations``.
+
+    One row per k: ``relative_error`` = ‖g_k − g‖ / ‖g‖ over all weights, the same for W_hh alone
+    (``relative_error_W_hh``; W_hy and b_y never depend on k), ``cosine`` between g_k and g and
+    ``fraction_kept`` = g_k·g / ‖g‖² (1 when nothing is lost), g the untruncated gradient.
+    """
+    _, full, _ = loss_and_gradients(params, x, y, loss_on=loss_on, activation=activation)
+    g = gradient_vector(full)
+    rows = []
+    for k in truncations:
+        _, cut, _ = loss_and_gradients(params, x, y, loss_on=loss_on, activation=activation, truncate=k)
+        g_k = gradient_vector(cut)
+        rows.append(dict(k=int(k), relative_error=float(np.linalg.norm(g_k - g) / np.linalg.norm(g)),
+                         relative_error_W_hh=float(np.linalg.norm(cut["W_hh"] - full["W_hh"])
+                                                   / np.linalg.norm(full["W_hh"])),
+                         cosine=float(g_k @ g / (np.linalg.norm(g_k) * np.linalg.norm(g))),
+                         fraction_kept=float(g_k @ g / (g @ g))))
+    return rows
+
+
+def sequence_mse(params, x, y, *, activation="tanh"):
+    """Mean squared error over every sequence, step and output (the loss Σ_t L_t divided by T)."""
+    _, outputs = forward(params, x, activation=activation)
+    return float(np.mean((outputs - y) ** 2))
+
+
+def sgd_train(params, x, y, *, epochs, batch_size, learning_rate, scheme="bptt", truncate=None, seed=0,
+              activation="tanh"):
+    """Plain SGD on many-to-many targets ``y`` ``(N, T, d_y)`` with one of three schemes.
+
+    ``scheme="bptt"``: one update per mini-batch with the gradient of L = Σ_t L_t (``truncate=k``
+    for truncated BPTT); ``scheme="per_step"``: the notes' T updates per mini-batch
+    (:func:`per_step_updates`). Mini-batches are reshuffled every epoch with ``seed``.
+
+    Returns:
+        ``(params, dict(mse=[training MSE after each epoch], updates=number of SGD updates))``.
+    """
+    if scheme not in ("bptt", "per_step"):
+        raise ValueError(f"scheme must be 'bptt' or 'per_step', got {scheme!r}")
+    rng = np.random.default_rng(seed)
+    record = dict(mse=[], updates=0)
+    for _ in range(epochs):
+        order = rng.permutation(len(x))
+        for begin in range(0, len(x), batch_size):
+            batch = order[begin:begin + batch_size]
+            if scheme == "per_step":
+                params = per_step_updates(params, x[batch], y[batch], learning_rate=learning_rate,
+                                          truncate=truncate, activation=activation)["params"]
+                record["updates"] += x.shape[1]
+            else:
+                _, grads, _ = loss_and_gradients(params, x[batch], y[batch], loss_on="all", truncate=truncate,
+                                                 activation=activation)
+                params = sgd_step(params, grads, learning_rate)
+                record["updates"] += 1
+        record["mse"].append(sequence_mse(params, x, y, activation=activation))
+    return params, record
+
+
+def next_value_sequences(series, steps):
+    """Non-overlapping many-to-many sequences of ``series``: inputs x_t..x_{t+T-1}, targets x_{t+1}..x_{t+T}.
+
+    Returns ``(inputs (N, T, 1), targets (N, T, 1))`` with ``N = (len(series) - 1) // steps``; the notes'
+    BPTT example (predict the next value at every step).
+    """
+    count = (len(series) - 1) // steps
+    if count < 1:
+        raise ValueError(f"steps must be below len(series), got {steps}")
+    series = np.asarray(series, np.float64)
+    inputs = series[:count * steps].reshape(count, steps, 1)
+    targets = series[1:count * steps + 1].reshape(count, steps, 1)
+    return inputs, targets
 
 
 def hidden_gradient_norms(hidden_gradients):
