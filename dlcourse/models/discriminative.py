@@ -6,6 +6,8 @@ name logistic regression and "discriminative neural networks". Logistic regressi
 scikit-learn's; the neural network is this small Keras MLP on the same flattened pixels.
 """
 
+import keras
+
 from dlcourse.models.mlp import build_deep_ffn
 
 __all__ = ["build_discriminative_mlp", "DISCRIMINATIVE_MLP_HIDDEN_UNITS"]
@@ -34,5 +36,14 @@ def build_discriminative_mlp(*, input_dim=784, hidden_units=DISCRIMINATIVE_MLP_H
         A ``keras.Model`` mapping ``(batch, input_dim)`` to ``(batch, num_classes)`` softmax
         probabilities p(y | x) (train with sparse categorical cross-entropy, ``from_logits=False``).
     """
-    return build_deep_ffn(input_shape=(int(input_dim),), hidden_units=hidden_units, activation=activation,
-                          num_classes=num_classes, dropout_rate=dropout_rate, name=name)
+    hidden_units = tuple(int(units) for units in hidden_units)
+    if min(hidden_units, default=1) < 1:
+        raise ValueError(f"hidden_units must be positive widths, got {hidden_units}")
+    if hidden_units:  # the same network as Unit I's deep feed-forward net, one hidden layer
+        return build_deep_ffn(input_shape=(int(input_dim),), hidden_units=hidden_units, activation=activation,
+                              num_classes=num_classes, dropout_rate=dropout_rate, name=name)
+    if int(num_classes) < 2:
+        raise ValueError(f"num_classes must be at least 2, got {num_classes}")
+    inputs = keras.Input(shape=(int(input_dim),), name=f"{name}_inputs")  # no hidden layer: softmax regression
+    outputs = keras.layers.Dense(int(num_classes), activation="softmax", name=f"{name}_output")(inputs)
+    return keras.Model(inputs, outputs, name=name)
