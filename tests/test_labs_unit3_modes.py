@@ -1,13 +1,9 @@
 """Smoke run of lab 20 (Unit III, RNN input/output modes), in-process, asserting on its outputs' numbers."""
 
-import json
-import os
-import subprocess
-import sys
-
 import numpy as np
 import pytest
 
+import fresh_process
 from dlcourse import artifacts
 from dlcourse.data import sequence_modes
 from dlcourse.scratch import cells
@@ -76,8 +72,5 @@ print(json.dumps(shapes))
 
 @pytest.mark.long  # starts its own processes: CI runs it with -m long
 def test_lab20_models_load_in_a_fresh_process(lab20):
-    result = subprocess.run([sys.executable, "-c", FRESH_PROCESS, str(lab20)], capture_output=True, text=True,
-                            timeout=120, env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"})
-    assert result.returncode == 0, result.stderr[-2000:]
-    assert json.loads(result.stdout.strip().splitlines()[-1]) == {
+    assert fresh_process.run_json(FRESH_PROCESS, lab20) == {
         "one_to_many": [2, 8, 10], "tagger": [2, 5, 3], "encoder_decoder": [2, 4, 10]}

@@ -1,10 +1,6 @@
 """dlcourse.layers.recurrent: the peephole LSTM cell (001 Q4) against its NumPy oracle, its parameter
 count, and its .h5 reload in a fresh process."""
 
-import json
-import os
-import subprocess
-import sys
 import textwrap
 
 import keras
@@ -12,6 +8,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+import fresh_process
 import dlcourse  # noqa: F401
 from dlcourse import artifacts
 from dlcourse.layers.recurrent import PeepholeLSTMCell, peephole_lstm, peephole_oracle_error
@@ -120,10 +117,6 @@ def test_saved_model_reloads_in_a_fresh_process_after_import_dlcourse(tmp_path):
     tokens = rng.integers(0, 20, size=(4, 5)).astype("int32")
     np.save(tmp_path / "tokens.npy", tokens)
     path = artifacts.save_model(model, tmp_path / "sentiment_peephole.h5")
-    environment = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
-    result = subprocess.run([sys.executable, "-c", FRESH_PROCESS, str(path), str(tmp_path / "tokens.npy")],
-                            capture_output=True, text=True, env=environment, timeout=120)
-    assert result.returncode == 0, result.stderr[-2000:]
-    reply = json.loads(result.stdout.strip().splitlines()[-1])
+    reply = fresh_process.run_json(FRESH_PROCESS, path, tmp_path / "tokens.npy")
     assert (reply["cell"], reply["units"]) == ("PeepholeLSTMCell", 3)
     np.testing.assert_allclose(reply["predictions"], model.predict(tokens, verbose=0).ravel(), rtol=1e-6, atol=1e-7)

@@ -1,16 +1,13 @@
 """Lab 22's pieces: the ``corpus`` dataset, the character LSTM builder, weight tying, perplexity and sampling."""
 
 import gzip
-import json
-import os
-import subprocess
-import sys
 import textwrap
 
 import keras
 import numpy as np
 import pytest
 
+import fresh_process
 import dlcourse  # noqa: F401  (registers the custom layers)
 from dlcourse import artifacts, data
 from dlcourse.data import characters
@@ -115,11 +112,7 @@ def test_tied_model_reloads_in_a_fresh_process_after_import_dlcourse(tmp_path):
     ids = rng.integers(0, 20, size=(3, 9)).astype("int32")
     np.save(tmp_path / "ids.npy", ids)
     path = artifacts.save_model(model, tmp_path / "char_lm_tied.h5")
-    environment = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
-    result = subprocess.run([sys.executable, "-c", FRESH_PROCESS, str(path), str(tmp_path / "ids.npy")],
-                            capture_output=True, text=True, env=environment, timeout=120)
-    assert result.returncode == 0, result.stderr[-2000:]
-    reply = json.loads(result.stdout.strip().splitlines()[-1])
+    reply = fresh_process.run_json(FRESH_PROCESS, path, tmp_path / "ids.npy")
     assert reply["layers"] == ["InputLayer", "TiedEmbedding", "LSTM"]
     np.testing.assert_allclose(reply["logits"], model.predict(ids, verbose=0).ravel(), rtol=1e-5, atol=1e-6)
 

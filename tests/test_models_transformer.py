@@ -1,14 +1,10 @@
 """The Transformer classifier (dlcourse.models.transformer): parameters by formula, padding, the contract."""
 
-import json
-import os
-import subprocess
-import sys
-
 import keras
 import numpy as np
 import pytest
 
+import fresh_process
 from contract import make_contract_test
 from dlcourse import artifacts
 from dlcourse.layers.transformer import multi_head_attention_parameters
@@ -66,10 +62,6 @@ def test_saved_classifier_reloads_in_a_fresh_process_with_safe_mode(tmp_path):
     script = ("import json, sys, numpy as np, dlcourse, keras\n"
               "model = keras.models.load_model(sys.argv[1], safe_mode=True)\n"
               "print(json.dumps(model.predict(np.load(sys.argv[2]), verbose=0).ravel().tolist()))\n")
-    result = subprocess.run([sys.executable, "-c", script, str(path), str(tmp_path / "tokens.npy")],
-                            capture_output=True, text=True, env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"},
-                            timeout=180)
-    assert result.returncode == 0, result.stderr[-2000:]
-    reloaded = json.loads(result.stdout.strip().splitlines()[-1])
+    reloaded = fresh_process.run_json(script, path, tmp_path / "tokens.npy", timeout=180)
     np.testing.assert_allclose(reloaded, model.predict(tokens, verbose=0).ravel(), rtol=1e-5, atol=1e-6)
     keras.backend.clear_session()

@@ -1,15 +1,12 @@
 """VAE encoder/decoder builders and the reparameterisation (Sampling) layer; fresh-process .h5 loading."""
 
-import json
-import os
-import subprocess
-import sys
 import textwrap
 
 import keras
 import numpy as np
 import pytest
 
+import fresh_process
 import dlcourse  # noqa: F401
 from contract import make_contract_test
 from dlcourse import artifacts
@@ -109,11 +106,7 @@ def test_saved_models_load_in_a_fresh_process_after_import_dlcourse(tmp_path):
     paths = [artifacts.save_model(encoder, tmp_path / "vae_encoder.h5"),
              artifacts.save_model(denoiser, tmp_path / "denoising_autoencoder.h5"),
              artifacts.save_model(sparse, tmp_path / "sparse_autoencoder.h5")]
-    environment = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
-    result = subprocess.run([sys.executable, "-c", FRESH_PROCESS, str(tmp_path / "x.npy"), *map(str, paths)],
-                            capture_output=True, text=True, env=environment, timeout=120)
-    assert result.returncode == 0, result.stderr[-2000:]
-    reply = json.loads(result.stdout.strip().splitlines()[-1])
+    reply = fresh_process.run_json(FRESH_PROCESS, tmp_path / "x.npy", *paths)
     np.testing.assert_allclose(reply["z_mean"], encoder.predict(x, verbose=0)[0], rtol=1e-5, atol=1e-6)
     np.testing.assert_allclose(reply["z_log_var"], encoder.predict(x, verbose=0)[1], rtol=1e-5, atol=1e-6)
     assert reply["denoised"] == pytest.approx(float(np.sum(denoiser.predict(x, verbose=0))), rel=1e-5)
