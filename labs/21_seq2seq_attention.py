@@ -49,6 +49,7 @@ from dlcourse import artifacts, sequence_decoding, training
 from dlcourse.arguments import positive_int
 from dlcourse.data import translation
 from dlcourse.errors import UserError, report_user_errors
+from dlcourse.models.recurrent_modes import padding_weights
 from dlcourse.models.seq2seq import ATTENTION_KINDS, CELLS, attention_scores_model, build_seq2seq, build_seq2seq_attention
 
 VARIANTS = ("plain", "attention")
@@ -95,7 +96,7 @@ def train_variant(run, args, variant, train, test):
     its comparison.csv row and its greedy test predictions."""
     model = build_and_compile(run, args, variant)
     history_name = f"history_{variant}.csv"
-    weights = (train.target != translation.PAD).astype("float32")  # PAD steps are not part of the answer
+    weights = padding_weights(train.target, translation.PAD)  # PAD steps are not part of the answer
     history = run.fit(model, [train.encoder_input, train.decoder_input], train.target, sample_weight=weights,
                       validation_split=args.validation_split, epochs=args.epochs, batch_size=args.batch_size,
                       history_name=history_name, curves_name=f"learning_curves_{variant}.png")
