@@ -10,7 +10,6 @@ import argparse
 import importlib
 import os
 import sys
-import time
 
 from dlcourse import __version__, catalog
 from dlcourse.errors import UserError, report_user_errors
@@ -53,8 +52,9 @@ def list_labs():
 
 def run_labs(arguments):
     if not arguments or arguments[0] in ("-h", "--help"):
-        print("usage: dlcourse run NN|name|all [lab flags] [--workers N [--timeout S] | --devices N]\n"
-              "  (see `dlcourse run NN --help` for a lab's flags)")
+        print("usage: dlcourse run NN|name|all|NN,NN,... [lab flags] [--workers N [--timeout S] | --devices N]"
+              " [--jobs N]\n"
+              "  (see `dlcourse run NN --help` for a lab's flags; --jobs N runs several labs N at a time)")
         return 0 if arguments else 2
     key, flags = arguments[0], arguments[1:]
     from dlcourse import launcher, runtime
@@ -64,7 +64,7 @@ def run_labs(arguments):
         if workers is not None:
             raise UserError("--devices splits one process's CPU; with --workers each worker has one device")
         os.environ[runtime.CPU_DEVICES_VARIABLE] = str(devices)  # read by LabRun before TF starts
-    if workers is not None and key == "all":
+    if workers is not None and (key == "all" or "," in key):
         raise UserError("--workers runs one lab: dlcourse run NN --workers N")
     if workers is not None and not {"-h", "--help"} & set(flags):
         from dlcourse import resume
@@ -72,24 +72,12 @@ def run_labs(arguments):
         catalog.get_lab(key)  # an unknown lab fails here, not in N workers
         with resume.sigterm_raises():
             return launcher.launch(key, flags, workers=workers, timeout=timeout)
-    if key != "all":
+    if key != "all" and "," not in key:
         return catalog.load_lab_module(catalog.get_lab(key)).main(flags) or 0
-    missing = [lab.name for lab in catalog.LABS if not lab.script.is_file()]
-    if missing:
-        raise UserError(f"this installation lacks the scripts of labs {', '.join(missing)} "
-                        f"(looked in {catalog.labs_directory()}); reinstall dlcourse")
-    labs = catalog.LABS
-    failures = []
-    for index, lab in enumerate(labs, 1):
-        print(f"\n=== [{index}/{len(labs)}] lab {lab.name} ===", flush=True)
-        started = time.perf_counter()
-        code = report_user_errors(lambda: catalog.load_lab_module(lab).main(flags))
-        print(f"=== lab {lab.name}: {'ok' if code == 0 else 'FAILED'} in {time.perf_counter() - started:.1f}s ===")
-        if code != 0:
-            failures.append(lab.name)
-    print(f"\nran {len(labs)} labs: {len(labs) - len(failures)} ok, {len(failures)} failed"
-          + (f" ({', '.join(failures)})" if failures else ""))
-    return 1 if failures else 0
+    from dlcourse import run_many
+
+    jobs, flags = run_many.split_jobs(flags)
+    return run_many.run_labs(run_many.select_labs(key), flags, jobs or run_many.default_jobs(flags))
 
 
 def show_info(arguments):
