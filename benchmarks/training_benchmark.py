@@ -18,7 +18,9 @@ Both sides of a row read the same canonical-format file (``cifar-10-python.tar.g
 ``imdb.npz``) from one temporary data folder (benchdata.py: the real dataset where a verified copy is
 on dlcourse's data path, else the embedded ``shapes`` / ``digits`` / ``reviews`` replicated to
 ``--images``), train for the same epochs, each run in a fresh Python process, alternating lab, plain,
-lab, plain for ``--repeats`` runs; medians are reported. Lab samples/s is run.json's
+lab, plain for ``--repeats`` runs; medians are reported. The plain scripts are unseeded, so the lab's
+repeats use ``--seed 0``, ``1``, ``2``, ...: both medians then span initializations and shuffles (a
+seeded lab repeated alone would report one draw of its metric). Lab samples/s is run.json's
 ``samples_per_second`` (training samples over the seconds inside ``fit``, validation included); the
 plain scripts time their ``fit`` call the same way. FLOPs per training sample are counted once from
 the lab's saved models (flops.py); the share of peak is against this machine's fp32 matmul rate,
@@ -93,10 +95,11 @@ def helper(script, *args, log, timeout=900):
     return json.loads(output.strip().splitlines()[-1])
 
 
-def run_lab(row, data_dir, epochs, work, timeout, quick):
+def run_lab(row, data_dir, epochs, work, timeout, quick, seed=0):
     out = pathlib.Path(tempfile.mkdtemp(prefix=f"lab{row.key}_", dir=work))
     command = [sys.executable, "-m", "dlcourse", "run", row.key, "--epochs", str(epochs), "--data-dir",
-               str(data_dir), "--out", str(out), *row.lab_args, *(row.quick_lab_args if quick else ())]
+               str(data_dir), "--out", str(out), "--seed", str(seed), *row.lab_args,
+               *(row.quick_lab_args if quick else ())]
     _, wall = run_child(command, out / "log.txt", cwd=out, timeout=timeout)
     record = json.loads(next(out.glob(f"{row.key}_*/run.json")).read_text())
     return {"samples_per_second": record.get("samples_per_second"), "training_seconds": record.get("training_seconds"),
@@ -159,7 +162,7 @@ def benchmark_row(row, args, work, data_dirs):
         for side, runs in (("lab", lab_runs), ("plain", plain_runs)):
             try:
                 if side == "lab":
-                    result = run_lab(row, data["folder"], epochs, work, args.timeout, args.quick)
+                    result = run_lab(row, data["folder"], epochs, work, args.timeout, args.quick, seed=repeat - 1)
                 else:
                     result = run_plain(row, data["folder"], epochs, work, args.timeout)
             except (RuntimeError, OSError, StopIteration, ValueError, KeyError) as error:
