@@ -37,7 +37,7 @@ class Row:
 ROWS = {row.key: row for row in (
     Row("06", "lab 06 CIFAR-10 CNN", "listing_2b.py", "Listing II-B", "cifar10", "test_accuracy",
         "test_accuracy", "test acc", True, 10, 5000, 0.1, (("model", "cnn_cifar10_model.h5", 3),),
-        "3 x forward", 2.0),
+        "3 x forward", 2.0, lab_args=("--validate-on", "test")),  # the listing trains on all images, validates on test
     Row("07", "lab 07 LeNet-5", "lenet5_keras.py", "Keras LeNet-5", "mnist", "test_accuracy", "test_accuracy",
         "test acc", True, 5, 10000, 0.1, (("model", "lenet5.h5", 3),), "3 x forward", 1.5),
     Row("12", "lab 12 LSTM", "imdb_lstm.py", "keras.io IMDB LSTM", "imdb", "test_accuracy_lstm", "test_accuracy",
@@ -47,7 +47,8 @@ ROWS = {row.key: row for row in (
         2, 2000, 0.1, (("generator", "dcgan_generator.h5", 4), ("discriminator", "dcgan_discriminator.h5", 8)),
         "4 x G + 8 x D forward", 1.5, quick_lab_args=("--score-samples", "64"), quick_images=256),
     Row("16", "lab 16 dense autoencoder", "dense_autoencoder.py", "Listing V-A", "mnist", "test_mse", "test_mse",
-        "test MSE", False, 20, 10000, 0.1, (("model", "autoencoder.h5", 3),), "3 x forward", 1.5),
+        "test MSE", False, 20, 10000, 0.1, (("model", "autoencoder.h5", 3),), "3 x forward", 1.5,
+        lab_args=("--validate-on", "test")),  # as Listing V-A
     Row("18", "lab 18 VAE", "vae_keras.py", "keras.io VAE", "mnist", "test_loss", "test_loss", "test loss", False,
         10, 10000, 0.1, (("encoder", "vae_encoder.h5", 3), ("decoder", "vae_decoder.h5", 3)),
         "3 x (encoder + decoder) forward", 1.5),

@@ -1,6 +1,6 @@
 """Every lab's smoke output earns full points from `dlcourse check` (the promise of docs/DEVELOPING.md).
 
-Runs all 19 labs with ``--smoke`` and then the student's check over their outputs, in subprocesses as
+Runs every lab with ``dlcourse run all --smoke`` (two worker processes on 2 cores) and then the student's check over their outputs, in subprocesses as
 a student would; marked ``long`` (about three minutes on 2 cores), so CI runs it after the default suite.
 """
 
