@@ -32,7 +32,8 @@ LAUNCHER_FLAGS = ("--workers", "--devices", "--timeout")
 GRACE_SECONDS = 10.0  # how long a stopped worker may take to save and exit before SIGKILL
 
 
-def _count(flag, text, minimum=1, kind=int):
+def count_flag(flag, text, minimum=1, kind=int):
+    """``text`` as a number >= ``minimum`` for ``flag``, or a :class:`UserError` saying what was expected."""
     try:
         value = kind(text)
     except (TypeError, ValueError):
@@ -42,16 +43,15 @@ def _count(flag, text, minimum=1, kind=int):
     return value
 
 
-def split_flags(flags):
-    """``(workers, devices, timeout, other flags)`` from ``dlcourse run NN`` flags (``--workers N`` or ``=N``)."""
-    found = {}
-    rest = []
-    flags = list(flags)
-    index = 0
+def take_flags(flags, names):
+    """``({name: value}, other flags)``: the flags in ``names`` (``--name V`` or ``--name=V``; a missing
+    value is None) taken out of ``flags``, the rest kept in order. Shared by ``--workers``/``--devices``/
+    ``--timeout`` here and ``run all``'s ``--jobs`` (:mod:`dlcourse.run_many`)."""
+    found, rest, flags, index = {}, [], list(flags), 0
     while index < len(flags):
         flag = flags[index]
         name, equals, value = flag.partition("=")
-        if name in LAUNCHER_FLAGS:
+        if name in names:
             if not equals:
                 index += 1
                 value = flags[index] if index < len(flags) else None
@@ -59,9 +59,15 @@ def split_flags(flags):
         else:
             rest.append(flag)
         index += 1
-    workers = _count("--workers", found["--workers"]) if "--workers" in found else None
-    devices = _count("--devices", found["--devices"]) if "--devices" in found else None
-    timeout = _count("--timeout", found["--timeout"], 1, float) if "--timeout" in found else None
+    return found, rest
+
+
+def split_flags(flags):
+    """``(workers, devices, timeout, other flags)`` from ``dlcourse run NN`` flags (``--workers N`` or ``=N``)."""
+    found, rest = take_flags(flags, LAUNCHER_FLAGS)
+    workers = count_flag("--workers", found["--workers"]) if "--workers" in found else None
+    devices = count_flag("--devices", found["--devices"]) if "--devices" in found else None
+    timeout = count_flag("--timeout", found["--timeout"], 1, float) if "--timeout" in found else None
     return workers, devices, timeout, rest
 
 

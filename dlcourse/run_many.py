@@ -43,20 +43,10 @@ def select_labs(key):
 
 def split_jobs(flags):
     """``(jobs or None, other flags)``: ``--jobs N`` / ``--jobs=N`` taken out of the lab flags."""
-    from dlcourse.launcher import _count
+    from dlcourse.launcher import count_flag, take_flags
 
-    jobs, rest, index = None, [], 0
-    while index < len(flags):
-        name, equals, value = flags[index].partition("=")
-        if name == "--jobs":
-            if not equals:
-                index += 1
-                value = flags[index] if index < len(flags) else None
-            jobs = _count("--jobs", value)
-        else:
-            rest.append(flags[index])
-        index += 1
-    return jobs, rest
+    found, rest = take_flags(flags, ("--jobs",))
+    return (count_flag("--jobs", found["--jobs"]) if "--jobs" in found else None), rest
 
 
 def default_jobs(flags, cores=None):
