@@ -323,6 +323,7 @@ class LabRun:
         import keras
 
         from dlcourse import compat
+        from dlcourse.data.pipeline import fit_arguments
 
         custom_loop = runtime.uses_custom_loop(self.strategy)  # MultiWorkerMirroredStrategy: dlcourse.distributed
         if self.strategy.num_replicas_in_sync > 1:
@@ -331,6 +332,10 @@ class LabRun:
         checkpoint = self.checkpoint if self.checkpoint is not None and self.checkpoint.enabled else None
         if samples_per_epoch is None:
             samples_per_epoch = samples_in(x, fit_kwargs)
+        if not custom_loop:  # arrays: a pipeline reshuffled every epoch (Keras' repeats one order when seeded)
+            converted = fit_arguments(x, y, fit_kwargs, seed=self.args.seed)
+            if converted is not None:
+                (x, fit_kwargs), y = converted, None
         if not custom_loop:  # dlcourse.distributed's loop runs one step per call
             self._speed_up(model, history_name, training_steps(x, fit_kwargs, samples_per_epoch))
         finished = checkpoint.finished(history_name) if checkpoint else None

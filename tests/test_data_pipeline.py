@@ -75,3 +75,37 @@ def test_bad_arguments_are_value_errors():
         pipeline(X, Y[:3], batch_size=2)
     with pytest.raises(ValueError, match="augment"):
         pipeline(X, Y, batch_size=2, augment="flip")
+
+
+def test_fit_arguments_split_like_keras_and_keep_weights_with_their_examples():
+    from dlcourse.data.pipeline import fit_arguments
+
+    x64 = X.astype(np.float64)
+    weights = np.arange(10, dtype=np.float64) / 10
+    dataset, options = fit_arguments([x64, x64 * 2], Y, {"validation_split": 0.25, "batch_size": 4, "epochs": 2,
+                                                         "sample_weight": weights}, seed=0)
+    assert options == {"epochs": 2, "shuffle": False, "validation_batch_size": 4,
+                       "validation_data": options["validation_data"]}
+    (val_x, val_doubled), val_y, val_weights = options["validation_data"]
+    np.testing.assert_array_equal(val_y, Y[7:])  # floor(10 * 0.75) = 7: the last three validate
+    np.testing.assert_array_equal(val_x, x64[7:])
+    np.testing.assert_array_equal(val_weights, weights[7:])
+    batches = list(dataset)
+    assert [len(labels) for _, labels, _ in batches] == [4, 3]
+    for (first, doubled), labels, weight in batches:
+        assert first.dtype == "float32" and weight.dtype == "float32"  # as model.fit casts float64
+        np.testing.assert_array_equal(np.asarray(first)[:, 0], 3 * np.asarray(labels))
+        np.testing.assert_array_equal(np.asarray(doubled), 2 * np.asarray(first))
+        np.testing.assert_allclose(np.asarray(weight), np.asarray(labels) / 10)
+    assert sorted(np.concatenate([labels for _, labels, _ in batches]).tolist()) == list(range(7))
+
+
+def test_fit_arguments_leave_datasets_and_unshuffled_fits_to_keras():
+    from dlcourse.data.pipeline import fit_arguments
+
+    assert fit_arguments(pipeline(X, Y, batch_size=2), None, {}, seed=0) is None
+    assert fit_arguments(X, Y, {"shuffle": False}, seed=0) is None
+    assert fit_arguments(X, Y, {"steps_per_epoch": 2}, seed=0) is None
+    dataset, options = fit_arguments(X, None, {"validation_data": (X, Y)}, seed=0)  # unlabelled x
+    assert [np.asarray(batch).shape for batch in dataset] == [(10, 3)]  # Keras' default batch, 32
+    assert options["validation_batch_size"] == 32

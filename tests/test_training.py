@@ -86,6 +86,47 @@ def test_early_stopping_stops_and_restores(tmp_path):
     assert len(history.epoch) == 3  # lr 0: val_loss never improves after the first epoch
 
 
+class BatchSpy(keras.layers.Layer):
+    """Records the first feature of every training batch (the example's index, see below)."""
+
+    def __init__(self, seen, **kwargs):
+        super().__init__(**kwargs)
+        self.record = seen.append  # (a list attribute would be copied into Keras' tracked list)
+
+    def call(self, inputs, training=None):
+        if training:
+            self.record(np.rint(np.asarray(inputs)[:, 0] * 100).astype(int).tolist())
+        return inputs
+
+
+def spied_epochs(tmp_path, seed):
+    """Three epochs of ``LabRun.fit`` on 100 arrays (x[i, 0] = i / 100), 10% held out; the batches seen."""
+    args = parse(["--out", str(tmp_path), "--strategy", "default", "--seed", str(seed), "--restart"])
+    x = np.stack([np.arange(100) / 100, np.ones(100)], axis=1)  # float64, as x / 255.0 gives
+    seen = []
+    with training.LabRun("03", args) as run:
+        model = keras.Sequential([keras.Input((2,)), BatchSpy(seen), keras.layers.Dense(1)])
+        model.compile(optimizer=keras.optimizers.SGD(0.01), loss="mse", run_eagerly=True)
+        history = run.fit(model, x, x[:, 0], validation_split=0.1, epochs=3, batch_size=10)
+    epochs = [sum(seen[epoch * 9:(epoch + 1) * 9], []) for epoch in range(3)]
+    return epochs, history, model, x
+
+
+def test_fit_on_arrays_reshuffles_every_epoch_and_a_seed_repeats_the_run(tmp_path):
+    # Keras 3's own array input replays one order in every epoch once a global seed is set
+    epochs, history, model, x = spied_epochs(tmp_path / "a", seed=5)
+    assert [sorted(order) for order in epochs] == [list(range(90))] * 3  # every training example once
+    assert epochs[0] != epochs[1] != epochs[2] != epochs[0]  # a new order each epoch
+    assert epochs[0] != list(range(90))
+    again, _, _, _ = spied_epochs(tmp_path / "b", seed=5)
+    assert again == epochs  # the seed gives the same run
+    other, _, _, _ = spied_epochs(tmp_path / "c", seed=6)
+    assert other[0] != epochs[0]
+    # the last 10% validate, as Keras' validation_split takes them
+    held_out = model.evaluate(x[90:], x[90:, 0], verbose=0)
+    assert history.history["val_loss"][-1] == pytest.approx(held_out, rel=1e-5)
+
+
 def test_nan_loss_stops_training_with_a_user_error(tmp_path):
     args = parse(["--out", str(tmp_path), "--strategy", "default"])
     x = np.full((8, 4), 1e3, "float32")

@@ -25,6 +25,7 @@ import keras
 import numpy as np
 import scipy.linalg
 
+from dlcourse.data.pipeline import pipeline
 from dlcourse.models.gan import build_gan_feature_classifier
 
 __all__ = [
@@ -181,7 +182,9 @@ def train_feature_classifier(images, labels, *, num_classes=10, epochs=3, batch_
     classifier = build_gan_feature_classifier(image_shape=images.shape[1:], num_classes=num_classes)
     classifier.compile(optimizer=keras.optimizers.Adam(learning_rate), loss="sparse_categorical_crossentropy",
                        metrics=["accuracy"])
-    classifier.fit(images, np.asarray(labels), epochs=epochs, batch_size=batch_size, verbose=verbose)
+    # a pipeline reshuffled every epoch: seeded, Keras' own array input repeats one order (data.pipeline)
+    classifier.fit(pipeline(images, np.asarray(labels), batch_size=batch_size, seed=seed), epochs=epochs,
+                   verbose=verbose)
     return classifier
 
 
