@@ -184,7 +184,7 @@ def train_feature_classifier(images, labels, *, num_classes=10, epochs=3, batch_
                        metrics=["accuracy"])
     # a pipeline reshuffled every epoch: seeded, Keras' own array input repeats one order (data.pipeline)
     classifier.fit(pipeline(images, np.asarray(labels), batch_size=batch_size, seed=seed), epochs=epochs,
-                   verbose=verbose)
+                   shuffle=False, verbose=verbose)
     return classifier
 
 
