@@ -14,14 +14,23 @@ What was measured (lab 06's CNN and lab 16's dense autoencoder on 2 CPU cores, R
 - **XLA** (``jit_compile``): Keras leaves it off on CPU-only machines. Measured on 2 cores, it wins for
   models of dense layers only (lab 16's autoencoder, about +15%) and loses for convolutions (lab 06's
   CNN, about -15%), so on a CPU it is switched on for dense-only models trained on one device.
-- **tf.data instead of NumPy arrays into fit**, **oneDNN off**, **thread settings**: no difference
-  beyond the machine's noise, so not applied (Keras 3 already serves arrays through ``tf.data``).
-- **Fused batch normalization** (measured, not applied): training-mode batch normalization through
-  TensorFlow's ``FusedBatchNormV3`` (one kernel instead of Keras 3's separate moment, subtract,
-  scale and shift operations) trained lab 06's CNN about 20% faster, and one layer alone matched
-  Keras's to float rounding; but on the lab's CNN its gradients differed from Keras's by about 1% in
-  the layers before the normalizations and lab 06's test accuracy fell over three seeds (0.696 /
-  0.788 / 0.800 against 0.794 / 0.798 / 0.828), so it is left out until that is understood.
+- **tf.data instead of NumPy arrays into fit**: no faster, but ``LabRun.fit`` does feed arrays through
+  :func:`dlcourse.data.pipeline.fit_arguments`, for correctness: Keras 3's own array input replays
+  one batch order in every epoch once a global seed is set (every lab run is seeded).
+- **oneDNN off**, **thread settings**: no difference beyond the machine's noise, so not applied.
+- **Fused batch normalization** (kept): Keras 3 normalizes a batch with separate moment, subtract,
+  scale and shift operations, each a pass over the feature maps forward and backward; TensorFlow's
+  ``FusedBatchNormV3`` does it in one kernel. Training-mode batch normalization of 4-D channels-last
+  inputs runs through it (:func:`fuse_batch_normalization`), with the same batch statistics, the
+  same moving averages (the kernel's Bessel-corrected variance is turned back into the biased one
+  Keras averages) and the same saved layer. Measured on lab 06's CNN (5 alternating pairs, 2 cores):
+  1.17x-1.38x the samples/s, median 1.25x; test accuracy over 13 seeds median 0.814 against Keras's
+  layer's 0.822, within the seeds' spread (0.72-0.87 with Keras's layer; one fused run fell to 0.39
+  in a loss spike in its last epoch, a spike both layers show in this overfitting setup). Its gradients on lab 06's
+  CNN differ from Keras's by up to ~1% in the first layers, but no more than Keras's float32 gradients
+  differ from float64 (0.09%-0.9% at two initializations): ReLU kinks and max-pooling maxima move
+  with float rounding; through smooth layers both match float64 alike (tests/test_performance.py).
+  An earlier three-seed comparison that put it lower was made while every epoch replayed one order.
 - **Mixed precision** (``--mixed-precision``, off by default: it changes the arithmetic): on GPUs
   the policy :func:`mixed_precision_policy` picks; float32 on CPUs.
 """
@@ -45,18 +54,20 @@ def settings(model, strategy, *, enabled=True, per_batch_callbacks=False, steps=
     few_steps = steps is not None and steps <= EAGER_STEPS
     if enabled and few_steps and strategy.num_replicas_in_sync == 1 and not has_layers(model, RECURRENT_LAYERS):
         return {"steps_per_execution": 1, "jit_compile": False, "run_eagerly": True, "device": device,
-                "dtype_policy": _policy_name()}
+                "dtype_policy": _policy_name(), "fused_batch_norm": _has_fusable(model)}
     steps = STEPS_PER_EXECUTION if enabled and not per_batch_callbacks else int(model.steps_per_execution)
     jit = _jit(model)
     if enabled and device == "cpu" and strategy.num_replicas_in_sync == 1 and dense_only(model):
         jit = True
     return {"steps_per_execution": steps, "jit_compile": jit, "run_eagerly": bool(model.run_eagerly), "device": device,
-            "dtype_policy": _policy_name()}
+            "dtype_policy": _policy_name(), "fused_batch_norm": enabled and _has_fusable(model)}
 
 
 def apply(model, chosen):
     """Set ``chosen`` (from :func:`settings`) on a compiled model before ``fit``."""
     eager = chosen.get("run_eagerly", bool(model.run_eagerly))
+    if chosen.get("fused_batch_norm") and fuse_batch_normalization(model):
+        model.train_function = model.test_function = model.predict_function = None
     if (model.steps_per_execution != chosen["steps_per_execution"] or _jit(model) != chosen["jit_compile"]
             or bool(model.run_eagerly) != eager):
         model.steps_per_execution = chosen["steps_per_execution"]
@@ -64,6 +75,64 @@ def apply(model, chosen):
         model.run_eagerly = eager
         # Keras caches the traced step functions; trace them again with the new settings
         model.train_function = model.test_function = model.predict_function = None
+
+
+def fusable(layer):
+    """True for a Keras ``BatchNormalization`` that TensorFlow's fused kernel computes exactly as Keras
+    does in training: normalizing the last axis of 4-D inputs (``(batch, height, width, channels)``),
+    without renormalization or cross-replica statistics, on the TensorFlow backend."""
+    import keras
+
+    return (type(layer) is keras.layers.BatchNormalization and keras.backend.backend() == "tensorflow"
+            and len(layer.input.shape if _has_input(layer) else ()) == 4 and layer.axis in (-1, 3)
+            and not getattr(layer, "renorm", False) and not getattr(layer, "synchronized", False))
+
+
+def _has_input(layer):
+    try:
+        return layer.input is not None
+    except (AttributeError, ValueError):  # a layer never called symbolically
+        return False
+
+
+def _has_fusable(model):
+    return any(fusable(layer) for layer in model._flatten_layers(include_self=False))
+
+
+def fuse_batch_normalization(model):
+    """Make every :func:`fusable` batch normalization of ``model`` train through ``FusedBatchNormV3``;
+    returns how many were newly switched. Only the layer object's ``call`` changes: its class,
+    config, weights and saved file stay Keras's own, and inference (``training=False``) is Keras's."""
+    import types
+
+    count = 0
+    for layer in model._flatten_layers(include_self=False):
+        if fusable(layer) and "call" not in vars(layer):
+            object.__setattr__(layer, "call", types.MethodType(_fused_call, layer))
+            count += 1
+    return count
+
+
+def _fused_call(layer, inputs, training=None, mask=None):
+    """``BatchNormalization.call`` with the training-mode normalization in one fused kernel."""
+    import keras
+    import tensorflow as tf
+
+    if not (training and layer.trainable) or mask is not None or inputs.dtype != tf.float32:
+        return type(layer).call(layer, inputs, training=training, mask=mask)
+    channels = inputs.shape[-1]
+    gamma = layer.gamma if layer.scale else tf.ones((channels,), inputs.dtype)
+    beta = layer.beta if layer.center else tf.zeros((channels,), inputs.dtype)
+    outputs, mean, variance, _, _, _ = tf.raw_ops.FusedBatchNormV3(
+        x=inputs, scale=tf.convert_to_tensor(gamma), offset=tf.convert_to_tensor(beta),
+        mean=tf.zeros((0,), inputs.dtype), variance=tf.zeros((0,), inputs.dtype), epsilon=layer.epsilon,
+        data_format="NHWC", is_training=True)
+    count = tf.cast(tf.size(inputs) // channels, inputs.dtype)
+    variance = variance * tf.maximum(count - 1.0, 0.0) / count  # the kernel returns the unbiased variance
+    momentum = layer.momentum
+    layer.moving_mean.assign(layer.moving_mean * momentum + mean * (1.0 - momentum))
+    layer.moving_variance.assign(layer.moving_variance * momentum + variance * (1.0 - momentum))
+    return keras.ops.cast(outputs, layer.compute_dtype)
 
 
 DENSE_LAYERS = ("Dense", "InputLayer", "Activation", "Dropout", "Flatten", "Reshape", "BatchNormalization",

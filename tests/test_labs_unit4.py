@@ -97,9 +97,10 @@ def _assert_rescored(folder, generator_file, *, conditional=False):
                                                                     rel=FRECHET_TOLERANCE)
     for key in ("classifier_score", "classifier_score_real"):
         assert rescored[key] == pytest.approx(metrics[key], abs=SCORE_TOLERANCE), key
-    # The check can fail: the next noise seed's images give a Fréchet distance outside the tolerance.
-    other = score_images(classifier, x_test[:count], _generate(generator, record, SMOKE_SCORING["noise_seed"] + 1,
-                                                               labels))["frechet_classifier_distance"]
+    # The check can fail: other images (these at half the contrast) give a Fréchet distance outside the
+    # tolerance. (The next noise seed is no such test after one smoke epoch: a conditional generator
+    # then draws nearly the same digit for any noise, and its distance moved by only ~7e-5.)
+    other = score_images(classifier, x_test[:count], generated * 0.5)["frechet_classifier_distance"]
     assert abs(other - metrics["frechet_classifier_distance"]) > 10 * FRECHET_TOLERANCE * other
     return classifier, generated, labels
 
