@@ -335,7 +335,8 @@ class LabRun:
         if not custom_loop:  # arrays: a pipeline reshuffled every epoch (Keras' repeats one order when seeded)
             converted = fit_arguments(x, y, fit_kwargs, seed=self.args.seed)
             if converted is not None:
-                (x, fit_kwargs), y = converted, None
+                x, y, fit_kwargs = converted[0], None, converted[1]
+                callbacks = (converted[2], *callbacks)  # tells the pipeline each epoch's number
         if not custom_loop:  # dlcourse.distributed's loop runs one step per call
             self._speed_up(model, history_name, training_steps(x, fit_kwargs, samples_per_epoch))
         finished = checkpoint.finished(history_name) if checkpoint else None

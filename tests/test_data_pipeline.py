@@ -82,7 +82,7 @@ def test_fit_arguments_split_like_keras_and_keep_weights_with_their_examples():
 
     x64 = X.astype(np.float64)
     weights = np.arange(10, dtype=np.float64) / 10
-    dataset, options = fit_arguments([x64, x64 * 2], Y, {"validation_split": 0.25, "batch_size": 4, "epochs": 2,
+    dataset, options, _ = fit_arguments([x64, x64 * 2], Y, {"validation_split": 0.25, "batch_size": 4, "epochs": 2,
                                                          "sample_weight": weights}, seed=0)
     assert options == {"epochs": 2, "shuffle": False, "validation_batch_size": 4,
                        "validation_data": options["validation_data"]}
@@ -106,6 +106,25 @@ def test_fit_arguments_leave_datasets_and_unshuffled_fits_to_keras():
     assert fit_arguments(pipeline(X, Y, batch_size=2), None, {}, seed=0) is None
     assert fit_arguments(X, Y, {"shuffle": False}, seed=0) is None
     assert fit_arguments(X, Y, {"steps_per_epoch": 2}, seed=0) is None
-    dataset, options = fit_arguments(X, None, {"validation_data": (X, Y)}, seed=0)  # unlabelled x
+    dataset, options, _ = fit_arguments(X, None, {"validation_data": (X, Y)}, seed=0)  # unlabelled x
     assert [np.asarray(batch).shape for batch in dataset] == [(10, 3)]  # Keras' default batch, 32
     assert options["validation_batch_size"] == 32
+
+
+def test_fit_arguments_give_each_epoch_its_own_order_however_often_the_data_was_read():
+    from dlcourse.data.pipeline import fit_arguments
+
+    dataset, _, callback = fit_arguments(X, Y, {"batch_size": 3}, seed=4)
+    callback.on_epoch_begin(0)
+    first = _order(dataset)
+    assert sorted(first) == [3.0 * i for i in range(10)] and first != sorted(first)
+    assert _order(dataset) == first  # a second pass in epoch 0 (Keras reads one batch to build) changes nothing
+    callback.on_epoch_begin(1)
+    second = _order(dataset)
+    assert second != first
+    again, _, restarted = fit_arguments(X, Y, {"batch_size": 3}, seed=4)
+    restarted.on_epoch_begin(1)  # a resumed run starting at epoch 1
+    assert _order(again) == second
+    other, _, other_callback = fit_arguments(X, Y, {"batch_size": 3}, seed=5)
+    other_callback.on_epoch_begin(0)
+    assert _order(other) != first

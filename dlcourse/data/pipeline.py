@@ -5,7 +5,8 @@ of the example indices, fresh on every pass (epoch), batches gathered from the a
 arrays are held once, as tensors, not copied through a shuffle buffer), an optional training-time
 augmentation of ``x`` only, and prefetching.
 
-:func:`fit_arguments` turns ``model.fit``'s array arguments into such a pipeline; ``LabRun.fit``
+:func:`fit_arguments` turns ``model.fit``'s array arguments into such a pipeline, each epoch's
+order a function of the seed and the epoch; ``LabRun.fit``
 uses it for every fit on arrays, because Keras 3's own array input repeats one order in every epoch
 once a global seed is set (every lab run is seeded): its per-epoch ``tf.random.shuffle`` sits inside
 a dataset function that restarts from the same seed each time the dataset is iterated (measured on
@@ -20,7 +21,7 @@ import tensorflow as tf
 
 
 def pipeline(x, y=None, *, batch_size, shuffle=True, seed=None, augment=None, drop_remainder=False,
-             sample_weight=None):
+             sample_weight=None, epoch=None):
     """Batches of ``x`` (or of ``(x, y)``, ``(x, y, sample_weight)``), reshuffled on every pass.
 
     Args:
@@ -35,6 +36,10 @@ def pipeline(x, y=None, *, batch_size, shuffle=True, seed=None, augment=None, dr
             ``training=True``); applied to each batch of ``x`` only.
         drop_remainder: drop the last incomplete batch.
         sample_weight: per-example weights (with ``y``), as ``model.fit``'s argument.
+        epoch: None, or an integer ``tf.Variable`` holding the epoch (:class:`EpochCounter` sets it):
+            each pass then takes the order of that epoch, a function of ``(seed, epoch)`` alone, so it
+            does not depend on how often the dataset was iterated before (Keras iterates it once more
+            under a distribution strategy) and a resumed run sees each epoch's own order.
 
     Floating-point arrays are cast to Keras' float type (float32), as ``model.fit`` does with arrays.
 
@@ -52,7 +57,15 @@ def pipeline(x, y=None, *, batch_size, shuffle=True, seed=None, augment=None, dr
     held = {}  # one tensor per array, also when x and y are the same array (an autoencoder's fit(x, x))
     tensors = tf.nest.map_structure(lambda array: held.setdefault(id(array), _tensor(array)), arrays)
     indices = tf.data.Dataset.range(count)
-    if shuffle:
+    if shuffle and epoch is not None:
+        key = tf.constant(0 if seed is None else int(seed), tf.int64)
+
+        def order(_):
+            seeds = tf.stack([key, tf.cast(epoch.read_value(), tf.int64)])
+            return tf.random.experimental.stateless_shuffle(tf.range(count, dtype=tf.int64), seed=seeds)
+
+        indices = tf.data.Dataset.from_tensors(0).map(order).unbatch()
+    elif shuffle:
         indices = indices.shuffle(max(count, 1), seed=seed, reshuffle_each_iteration=True)
     indices = indices.batch(int(batch_size), drop_remainder=drop_remainder)
 
@@ -71,10 +84,29 @@ def pipeline(x, y=None, *, batch_size, shuffle=True, seed=None, augment=None, dr
     return dataset.prefetch(tf.data.AUTOTUNE)
 
 
-def fit_arguments(x, y, fit_kwargs, *, seed):
-    """``model.fit(x, y, **fit_kwargs)`` on arrays -> ``(dataset, fit_kwargs)`` for the same fit.
+class EpochCounter:
+    """Holds the epoch of a fit in a ``tf.Variable`` for :func:`pipeline`'s ``epoch``; its
+    :meth:`callback` sets it at each epoch's start (before Keras iterates that epoch's data)."""
 
-    The training arrays become a :func:`pipeline` reshuffled every epoch with ``seed``;
+    def __init__(self):
+        import keras
+
+        with tf.init_scope():
+            self.variable = tf.Variable(0, dtype=tf.int64, trainable=False, name="pipeline_epoch")
+        counter = self
+
+        class SetEpoch(keras.callbacks.Callback):
+            def on_epoch_begin(self, epoch, logs=None):
+                counter.variable.assign(epoch)
+
+        self.callback = SetEpoch()
+
+
+def fit_arguments(x, y, fit_kwargs, *, seed):
+    """``model.fit(x, y, **fit_kwargs)`` on arrays -> ``(dataset, fit_kwargs, callback)`` for the same fit.
+
+    The training arrays become a :func:`pipeline` with a new order every epoch, that epoch's order
+    for ``seed`` (``callback``, to pass to ``fit``, tells the pipeline the epoch);
     ``validation_split`` takes the last examples before any shuffling, as Keras does, and becomes
     ``validation_data``; ``sample_weight`` travels with the examples. Returns None when ``x`` is not
     arrays (a ``tf.data`` dataset, a ``PyDataset``, a generator) or the fit does not shuffle, when
@@ -98,7 +130,10 @@ def fit_arguments(x, y, fit_kwargs, *, seed):
     if _all_arrays(options.get("validation_data")):
         options.setdefault("validation_batch_size", batch_size)  # model.fit validates arrays at batch_size
     options["shuffle"] = False  # the pipeline shuffles
-    return pipeline(parts[0], parts[1], batch_size=batch_size, seed=seed, sample_weight=parts[2]), options
+    counter = EpochCounter()
+    dataset = pipeline(parts[0], parts[1], batch_size=batch_size, seed=seed, sample_weight=parts[2],
+                       epoch=counter.variable)
+    return dataset, options, counter.callback
 
 
 def _all_arrays(structure):
