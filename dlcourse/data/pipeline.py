@@ -159,13 +159,11 @@ def _array(value):
 
 
 def _count(arrays):
-    counts = {len(array) for array in tf.nest.flatten(arrays)}
-    if len(counts) != 1:
-        first, *rest = [len(array) for array in tf.nest.flatten(arrays)]
-        raise ValueError(f"x has {first} examples but y has {rest[0] if rest else first}"
-                         if len(tf.nest.flatten(arrays)) == 2 else
-                         f"the arrays differ in their number of examples: {sorted(counts)}")
-    return counts.pop()
+    lengths = [len(array) for array in tf.nest.flatten(arrays)]
+    if len(set(lengths)) != 1:
+        raise ValueError(f"x has {lengths[0]} examples but y has {lengths[1]}" if len(lengths) == 2
+                         else f"the arrays differ in their number of examples: {lengths}")
+    return lengths[0]
 
 
 def _tensor(array):
