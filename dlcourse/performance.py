@@ -40,19 +40,28 @@ STEPS_PER_EXECUTION = 16
 
 EAGER_STEPS = 32  # a fit of at most this many steps runs faster eagerly than traced (smoke runs)
 RECURRENT_LAYERS = ("SimpleRNN", "LSTM", "GRU", "RNN", "Bidirectional")
+# Recurrent fits run eagerly up to this many (training steps x time steps). Measured on smoke runs
+# (2 cores): lab 20 (4 steps x <= 16 time steps) 10.6 s eagerly against 19.7 s traced, lab 21 (4 x 17)
+# 17.0 s against 19.7 s; lab 22 (8 x 32) was slower eagerly (22.2 s against 15.7 s) and lab 12 (7 x 32)
+# no faster (24.2 s against 24.6-25.6 s), so they stay traced.
+EAGER_RECURRENT_STEPS = 150
 
 
-def settings(model, strategy, *, enabled=True, per_batch_callbacks=False, steps=None):
+def settings(model, strategy, *, enabled=True, per_batch_callbacks=False, steps=None, sequence_length=None):
     """The speed settings for training ``model`` under ``strategy``: a dict recorded in run.json.
 
     ``per_batch_callbacks`` (``--checkpoint-every``, ``--profile-batches``) keeps one step per call,
     so those callbacks see every batch. A fit of at most :data:`EAGER_STEPS` training ``steps`` (a
     smoke run) on one device runs eagerly, as tracing and compiling a graph would cost more than the
-    steps themselves, unless the model is recurrent (a Python loop over time steps is slower still).
+    steps themselves. A recurrent model runs eagerly only when its loop is short too: at most
+    :data:`EAGER_RECURRENT_STEPS` training steps x ``sequence_length`` time steps (unknown: traced),
+    since eagerly every time step is a Python iteration.
     """
     device = device_kind(strategy)
     few_steps = steps is not None and steps <= EAGER_STEPS
-    if enabled and few_steps and strategy.num_replicas_in_sync == 1 and not has_layers(model, RECURRENT_LAYERS):
+    if few_steps and has_layers(model, RECURRENT_LAYERS):
+        few_steps = sequence_length is not None and steps * sequence_length <= EAGER_RECURRENT_STEPS
+    if enabled and few_steps and strategy.num_replicas_in_sync == 1:
         return {"steps_per_execution": 1, "jit_compile": False, "run_eagerly": True, "device": device,
                 "dtype_policy": _policy_name(), "fused_batch_norm": _has_fusable(model)}
     steps = STEPS_PER_EXECUTION if enabled and not per_batch_callbacks else int(model.steps_per_execution)

@@ -338,7 +338,8 @@ class LabRun:
                 x, y, fit_kwargs = converted[0], None, converted[1]
                 callbacks = (converted[2], *callbacks)  # tells the pipeline each epoch's number
         if not custom_loop:  # dlcourse.distributed's loop runs one step per call
-            self._speed_up(model, history_name, training_steps(x, fit_kwargs, samples_per_epoch))
+            self._speed_up(model, history_name, training_steps(x, fit_kwargs, samples_per_epoch),
+                           sequence_length(x))
         finished = checkpoint.finished(history_name) if checkpoint else None
         if runtime.is_multi_worker(self.strategy):
             self._agree_with_chief(history_name, finished, checkpoint)
@@ -411,14 +412,14 @@ class LabRun:
                 shutil.copyfile(csv_path, temporary)
         return self._record_fit(history, history_name, curves_name, seconds, epochs_run * (samples_per_epoch or 0))
 
-    def _speed_up(self, model, history_name, steps):
-        """Apply :mod:`dlcourse.performance`'s settings for this fit (``steps``: its training steps, if
-        known); record them in run.json."""
+    def _speed_up(self, model, history_name, steps, length=None):
+        """Apply :mod:`dlcourse.performance`'s settings for this fit (``steps``: its training steps,
+        ``length``: its longest sequence, each if known); record them in run.json."""
         from dlcourse import performance
 
         per_batch = bool(getattr(self.args, "checkpoint_every", None) or getattr(self.args, "profile_batches", None))
         chosen = performance.settings(model, self.strategy, enabled=not getattr(self.args, "no_speedups", False),
-                                      per_batch_callbacks=per_batch, steps=steps)
+                                      per_batch_callbacks=per_batch, steps=steps, sequence_length=length)
         performance.apply(model, chosen)
         self.record.setdefault("performance", {})[history_name] = chosen
 
@@ -590,6 +591,17 @@ def training_steps(x, fit_kwargs, samples_per_epoch):
     elif steps is None and samples_per_epoch:
         steps = -(-samples_per_epoch // (fit_kwargs.get("batch_size") or 32))  # Keras's default batch: 32
     return steps * fit_kwargs.get("epochs", 1) if steps else None
+
+
+def sequence_length(x):
+    """The longest second axis among the tensors a dataset yields (inputs and targets; None when
+    unknown or when ``x`` is not a dataset): a bound on the time steps a recurrent model loops over."""
+    import tensorflow as tf
+
+    if not hasattr(x, "element_spec"):
+        return None
+    lengths = [spec.shape[1] for spec in tf.nest.flatten(x.element_spec) if spec.shape.rank and spec.shape.rank >= 2]
+    return None if not lengths or None in lengths else max(lengths)
 
 
 def _plain(value):

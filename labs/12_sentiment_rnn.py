@@ -60,9 +60,10 @@ from dlcourse.text_prediction import VOCABULARY_FILENAME, vocabulary_record
 
 FULL_SIZE = dict(num_words=20000, sequence_length=200)  # keras.io's max_features and maxlen
 SAMPLE_SIZE = dict(num_words=1000, sequence_length=64)  # the embedded reviews: 126 words, <= 58 tokens
-# At most these in a --smoke run; 32 tokens (the last 32 of each review) keep six models' recurrent
-# loops within a few seconds of training.
-SMOKE_SIZES = dict(embedding_dim=16, units=8, sequence_length=32)
+# At most these in a --smoke run; 16 tokens (the last 16 of each review) keep six models' recurrent
+# loops short enough to train eagerly (dlcourse.performance.EAGER_RECURRENT_STEPS: the lab's smoke
+# run took 15-18 s instead of 24-26 s with 32 tokens traced).
+SMOKE_SIZES = dict(embedding_dim=16, units=8, sequence_length=16)
 COLUMNS = ("model", "cell", "bidirectional", "merge_mode", "parameters", "seconds_per_epoch",
            "test_accuracy", "test_loss")
 

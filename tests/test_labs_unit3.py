@@ -53,7 +53,7 @@ def test_lab12_saved_model_reloads_with_the_reported_accuracy(lab12):
     assert accuracy == pytest.approx(reported["bilstm"], abs=1e-3)
     # The saved vocabulary is the embedded reviews' word index with the lab's settings.
     assert vocabulary["word_index"] == data.word_index("reviews")
-    assert (vocabulary["num_words"], vocabulary["sequence_length"], vocabulary["index_from"]) == (1000, 32, 3)  # --smoke: 32 tokens
+    assert (vocabulary["num_words"], vocabulary["sequence_length"], vocabulary["index_from"]) == (1000, 16, 3)  # --smoke: 16 tokens
 
 
 def test_lab12_predict_text_uses_the_saved_vocabulary(lab12, capsys):

@@ -57,7 +57,7 @@ def test_settings_group_steps_and_use_xla_for_dense_models_only_on_a_cpu():
     assert (plain["steps_per_execution"], plain["jit_compile"]) == (1, False)  # Keras's own CPU defaults
 
 
-def test_a_fit_of_a_few_steps_runs_eagerly_unless_the_model_is_recurrent():
+def test_a_fit_of_a_few_steps_runs_eagerly_and_a_recurrent_one_only_over_short_sequences():
     strategy = tf.distribute.get_strategy()
     few = performance.settings(dense_model(), strategy, steps=performance.EAGER_STEPS)
     assert (few["run_eagerly"], few["steps_per_execution"], few["jit_compile"]) == (True, 1, False)
@@ -66,8 +66,22 @@ def test_a_fit_of_a_few_steps_runs_eagerly_unless_the_model_is_recurrent():
     inputs = keras.Input((5, 2))
     recurrent = keras.Model(inputs, keras.layers.Dense(1)(keras.layers.LSTM(3)(inputs)))
     recurrent.compile(optimizer="sgd", loss="mse")
-    assert performance.settings(recurrent, strategy, steps=4)["run_eagerly"] is False
+    assert performance.settings(recurrent, strategy, steps=4)["run_eagerly"] is False  # length unknown
+    short = performance.EAGER_RECURRENT_STEPS // 4
+    assert performance.settings(recurrent, strategy, steps=4, sequence_length=short)["run_eagerly"] is True
+    assert performance.settings(recurrent, strategy, steps=4, sequence_length=short + 1)["run_eagerly"] is False
     assert performance.settings(dense_model(), strategy, steps=4, enabled=False)["run_eagerly"] is False
+
+
+def test_sequence_length_of_a_fit_is_the_longest_second_axis():
+    tokens = tf.data.Dataset.from_tensor_slices(((np.zeros((8, 16), "int32"), np.zeros((8, 17), "int32")),
+                                                 np.zeros((8, 17)))).batch(4)
+    assert training.sequence_length(tokens) == 17
+    assert training.sequence_length(tf.data.Dataset.from_tensor_slices(np.zeros((8,))).batch(4)) is None
+    ragged = tf.data.Dataset.from_generator(lambda: iter([np.zeros((2, 3))]),
+                                            output_signature=tf.TensorSpec((None, None)))
+    assert training.sequence_length(ragged) is None
+    assert training.sequence_length(np.zeros((8, 16))) is None  # arrays reach fit as a pipeline
 
 
 def test_training_steps_of_a_fit():
