@@ -35,6 +35,8 @@ What was measured (lab 06's CNN and lab 16's dense autoencoder on 2 CPU cores, R
   the policy :func:`mixed_precision_policy` picks; float32 on CPUs.
 """
 
+import contextlib
+
 STEPS_PER_EXECUTION = 16
 
 
@@ -84,6 +86,21 @@ def apply(model, chosen):
         model.run_eagerly = eager
         # Keras caches the traced step functions; trace them again with the new settings
         model.train_function = model.test_function = model.predict_function = None
+
+
+@contextlib.contextmanager
+def traced_predictions(model):
+    """Inside the block ``model.predict`` runs as a traced graph even when the model trained eagerly
+    (a smoke fit, :func:`settings`): a loop that predicts many times at one shape (greedy decoding,
+    :mod:`dlcourse.sequence_decoding`) pays for one trace instead of an eager pass per call."""
+    if not model.run_eagerly:
+        yield model
+        return
+    model.run_eagerly, model.predict_function = False, None
+    try:
+        yield model
+    finally:
+        model.run_eagerly, model.predict_function = True, None
 
 
 def fusable(layer):

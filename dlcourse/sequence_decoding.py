@@ -10,6 +10,7 @@ causal decoder's output at t does not depend on them.
 
 import numpy as np
 
+from dlcourse import performance
 from dlcourse.data.translation import END, PAD, START
 
 
@@ -21,17 +22,18 @@ def greedy_decode(model, encoder_input, steps, *, batch_size=256):
     decoder[:, 0] = START
     predicted = np.full((count, steps), PAD, dtype="int32")
     running = np.ones(count, dtype=bool)  # no END emitted yet
-    for step in range(steps):
-        outputs = model.predict([encoder_input, decoder], batch_size=batch_size, verbose=0)
-        outputs = outputs[0] if isinstance(outputs, (list, tuple)) else outputs
-        tokens = np.asarray(outputs)[:, step].argmax(axis=-1).astype("int32")
-        tokens = np.where(running, tokens, PAD)
-        predicted[:, step] = tokens
-        running &= tokens != END
-        if step + 1 < steps:
-            decoder[:, step + 1] = tokens
-        if not running.any():
-            break
+    with performance.traced_predictions(model):  # one trace for all the steps, even after an eager fit
+        for step in range(steps):
+            outputs = model.predict([encoder_input, decoder], batch_size=batch_size, verbose=0)
+            outputs = outputs[0] if isinstance(outputs, (list, tuple)) else outputs
+            tokens = np.asarray(outputs)[:, step].argmax(axis=-1).astype("int32")
+            tokens = np.where(running, tokens, PAD)
+            predicted[:, step] = tokens
+            running &= tokens != END
+            if step + 1 < steps:
+                decoder[:, step + 1] = tokens
+            if not running.any():
+                break
     return predicted
 
 

@@ -252,3 +252,18 @@ def test_fused_batch_normalization_is_as_accurate_as_keras_through_stacked_layer
     for exact, keras_gradient, fused_gradient in zip(*gradients):
         keras_error = np.linalg.norm(keras_gradient - exact)
         assert np.linalg.norm(fused_gradient - exact) <= 3 * keras_error + 1e-5 * np.linalg.norm(exact)
+
+
+def test_traced_predictions_trace_an_eagerly_trained_model_and_restore_it():
+    model = dense_model()
+    model.compile(optimizer="sgd", loss="mse", run_eagerly=True)
+    x = np.random.default_rng(0).normal(size=(10, 6)).astype("float32")
+    eager = model.predict(x, verbose=0)
+    with performance.traced_predictions(model):
+        assert model.run_eagerly is False
+        traced = model.predict(x, verbose=0)
+        assert isinstance(model.predict_function, tf.types.experimental.PolymorphicFunction)
+    assert model.run_eagerly is True and model.predict_function is None
+    np.testing.assert_allclose(traced, eager, rtol=1e-6, atol=1e-6)
+    model.predict(x, verbose=0)
+    assert not isinstance(model.predict_function, tf.types.experimental.PolymorphicFunction)
