@@ -42,12 +42,12 @@ What to observe:
     enlarged to 28x28 for the classifier).
 
 Reference (on the sample, ``--dataset sample``, default settings: 20 epochs of each GAN, 40 classifier
-epochs, seed 42; 444 s of training on a loaded 2-core CPU): test accuracy on the 360 test digits with
-100 labels 0.892 (baseline), 0.672 with 400 unfiltered generated digits (difference -0.219: the
-augmentation HURT), 0.847 with 400 filtered ones (-0.044; the filter accepted 21% of the generated
-digits). The augmentation GAN largely ignores the label (conditional accuracy 0.18, chance 0.1):
+epochs, seed 42; 231 s of training on a 2-core CPU): test accuracy on the 360 test digits with
+100 labels 0.861 (baseline), 0.689 with 400 unfiltered generated digits (difference -0.172: the
+augmentation HURT), 0.842 with 400 filtered ones (-0.019; the filter accepted 22% of the generated
+digits). The augmentation GAN largely ignores the label (conditional accuracy 0.19, chance 0.1):
 100 digits are too few for it to learn the condition in 1240 updates. Two stages: conditional
-accuracy 0.34 for stage 1 (14x14) and 0.53 for stage 2 (28x28), final d_loss 0.82 / 0.37.
+accuracy 0.33 for stage 1 (14x14) and 0.55 for stage 2 (28x28), final d_loss 0.82 / 0.39.
 
 Outputs (in <out>/28_gan_applications/): augmentation.csv, classifier_baseline.h5,
 classifier_augmented.h5, classifier_filtered.h5, augmentation_generator.h5, stage1_generator.h5, stage2_generator.h5,
