@@ -44,8 +44,9 @@ EAGER_STEPS = 32  # a fit of at most this many steps runs faster eagerly than tr
 RECURRENT_LAYERS = ("SimpleRNN", "LSTM", "GRU", "RNN", "Bidirectional")
 # Recurrent fits run eagerly up to this many (training steps x time steps). Measured on smoke runs
 # (2 cores): lab 20 (4 steps x <= 16 time steps) 10.6 s eagerly against 19.7 s traced, lab 21 (4 x 17)
-# 17.0 s against 19.7 s; lab 22 (8 x 32) was slower eagerly (22.2 s against 15.7 s) and lab 12 (7 x 32)
-# no faster (24.2 s against 24.6-25.6 s), so they stay traced.
+# 17.0 s against 19.7 s; lab 22 (8 x 32) was slower eagerly (22.2 s against 15.7 s), so it stays
+# traced; lab 12 (7 x 32) was no faster (24.2 s against 24.6-25.6 s), and its smoke run now reads 16
+# tokens (7 x 16), eagerly: 15-18 s.
 EAGER_RECURRENT_STEPS = 150
 
 
