@@ -84,6 +84,15 @@ def test_sequence_length_of_a_fit_is_the_longest_second_axis():
     assert training.sequence_length(np.zeros((8, 16))) is None  # arrays reach fit as a pipeline
 
 
+def test_recurrent_models_train_one_step_per_call_on_a_cpu():
+    inputs = keras.Input((5, 2))
+    recurrent = keras.Model(inputs, keras.layers.Dense(1)(keras.layers.GRU(3)(inputs)))
+    recurrent.compile(optimizer="sgd", loss="mse")
+    chosen = performance.settings(recurrent, tf.distribute.get_strategy(), steps=None)
+    assert (chosen["steps_per_execution"], chosen["run_eagerly"], chosen["device"]) == (1, False, "cpu")
+    assert performance.settings(dense_model(), tf.distribute.get_strategy())["steps_per_execution"] == 16
+
+
 def test_training_steps_of_a_fit():
     x = np.zeros((100, 3))
     assert training.training_steps(x, {"batch_size": 32, "epochs": 2}, 90) == 6  # ceil(90 / 32) x 2
