@@ -61,16 +61,18 @@ def settings(model, strategy, *, enabled=True, per_batch_callbacks=False, steps=
     smoke run) on one device runs eagerly, as tracing and compiling a graph would cost more than the
     steps themselves. A recurrent model runs eagerly only when its loop is short too: at most
     :data:`EAGER_RECURRENT_STEPS` training steps x ``sequence_length`` time steps (unknown: traced),
-    since eagerly every time step is a Python iteration.
+    since eagerly every time step is a Python iteration. Recurrent models on a CPU keep one step per
+    call (the module docstring says why).
     """
     device = device_kind(strategy)
+    recurrent = has_layers(model, RECURRENT_LAYERS)
     few_steps = steps is not None and steps <= EAGER_STEPS
-    if few_steps and has_layers(model, RECURRENT_LAYERS):
+    if few_steps and recurrent:
         few_steps = sequence_length is not None and steps * sequence_length <= EAGER_RECURRENT_STEPS
     if enabled and few_steps and strategy.num_replicas_in_sync == 1:
         return {"steps_per_execution": 1, "jit_compile": False, "run_eagerly": True, "device": device,
                 "dtype_policy": _policy_name(), "fused_batch_norm": _has_fusable(model)}
-    grouped = enabled and not per_batch_callbacks and not (device == "cpu" and has_layers(model, RECURRENT_LAYERS))
+    grouped = enabled and not per_batch_callbacks and not (device == "cpu" and recurrent)
     steps = STEPS_PER_EXECUTION if grouped else int(model.steps_per_execution)
     jit = _jit(model)
     if enabled and device == "cpu" and strategy.num_replicas_in_sync == 1 and dense_only(model):
